@@ -1,0 +1,23 @@
+"""dataaudit: a data-quality auditor for classification datasets.
+
+>>> import dataaudit
+>>> report = dataaudit.scan(X, y)            # doctest: +SKIP
+>>> report.samples, report.summary           # doctest: +SKIP
+"""
+
+__version__ = "0.1.0"
+
+from .errors import DataAuditError, InputError, InputTypeError, OutputError, UsageError  # noqa: E402
+from .report import Report  # noqa: E402
+from .scan import scan  # noqa: E402
+
+__all__ = [
+    "scan",
+    "Report",
+    "DataAuditError",
+    "InputError",
+    "InputTypeError",
+    "UsageError",
+    "OutputError",
+    "__version__",
+]

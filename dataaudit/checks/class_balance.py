@@ -1,0 +1,144 @@
+"""Class balance: counts, imbalance, the majority-class baseline and suggested class weights."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import CheckInputs, CheckResult, Finding
+
+NAME = "class_balance"
+NEEDS: frozenset[str] = frozenset()
+METRICS = ("imbalance_ratio", "majority_baseline", "rare_classes")
+
+#: A class is rare when it holds less than this fraction of the samples...
+RARE_FRACTION = 0.05
+#: ...or fewer samples than this (too few for a model to learn it, or to cross-validate).
+RARE_COUNT = 10
+#: Imbalance ratio (largest / smallest class) from which the imbalance is a warning.
+IMBALANCE_WARNING = 3.0
+
+
+def balanced_class_weights(counts: np.ndarray) -> np.ndarray:
+    """scikit-learn's ``class_weight="balanced"``: ``n / (K * count)``.
+
+    Examples
+    --------
+    >>> balanced_class_weights(np.array([90, 10])).round(3).tolist()
+    [0.556, 5.0]
+    """
+    counts = np.asarray(counts, dtype=float)
+    return counts.sum() / (len(counts) * counts)
+
+
+def effective_number_weights(counts: np.ndarray, beta: float = 0.999) -> np.ndarray:
+    """Class-balanced weights of Cui et al. (CVPR 2019): ``(1 - beta) / (1 - beta**count)``.
+
+    The effective number of samples ``(1 - beta**n) / (1 - beta)`` grows ever more slowly
+    with ``n``, so large classes are discounted less harshly than with inverse frequency.
+    Weights are scaled like ``balanced``: the mean weight per sample is 1.
+
+    Examples
+    --------
+    >>> effective_number_weights(np.array([900, 100]), beta=0.99).round(3).tolist()
+    [0.909, 1.818]
+    """
+    if not 0.0 <= beta < 1.0:
+        raise ValueError("beta must be in [0, 1)")
+    counts = np.asarray(counts, dtype=float)
+    effective = (1.0 - np.power(beta, counts)) / (1.0 - beta) if beta > 0 else np.ones_like(counts)
+    weights = 1.0 / effective
+    return weights * counts.sum() / (weights * counts).sum()
+
+
+def run(inputs: CheckInputs, *, beta: float = 0.999) -> CheckResult:
+    """Count the classes and suggest class weights.
+
+    Parameters
+    ----------
+    inputs : CheckInputs
+    beta : float, default 0.999
+        The effective-number hyper-parameter of Cui et al.; 0 gives equal weights, values
+        close to 1 approach ``balanced``.
+    """
+    n = inputs.n_samples
+    counts = np.bincount(inputs.labels, minlength=inputs.n_classes)
+    fractions = counts / n
+    present = counts > 0
+    majority = int(np.argmax(counts))
+    minority = int(np.argmin(np.where(present, counts, np.iinfo(np.int64).max)))
+    imbalance = float(counts[majority] / counts[minority])
+    baseline = float(counts[majority] / n)
+    balanced = balanced_class_weights(counts)
+    effective = effective_number_weights(counts, beta)
+    rare = [int(c) for c in np.flatnonzero((fractions < RARE_FRACTION) | (counts < RARE_COUNT))]
+
+    classes = [
+        {
+            "label": inputs.label_name(c),
+            "count": int(counts[c]),
+            "fraction": round(float(fractions[c]), 6),
+            "weight_balanced": round(float(balanced[c]), 6),
+            "weight_effective_number": round(float(effective[c]), 6),
+            "is_rare": c in rare,
+        }
+        for c in range(inputs.n_classes)
+    ]
+    figures = {
+        "n_classes": inputs.n_classes,
+        "classes": classes,
+        "majority_class": inputs.label_name(majority),
+        "minority_class": inputs.label_name(minority),
+        "imbalance_ratio": round(imbalance, 6),
+        "majority_baseline_accuracy": round(baseline, 6),
+        "rare_classes": [inputs.label_name(c) for c in rare],
+        "effective_number_beta": beta,
+        "class_weight_balanced": {str(inputs.label_name(c)): round(float(balanced[c]), 6) for c in range(inputs.n_classes)},
+        "class_weight_effective_number": {
+            str(inputs.label_name(c)): round(float(effective[c]), 6) for c in range(inputs.n_classes)
+        },
+    }
+    metrics = {
+        "imbalance_ratio": imbalance,
+        "majority_baseline": baseline,
+        "rare_classes": float(len(rare)),
+    }
+
+    findings = []
+    if imbalance >= IMBALANCE_WARNING:
+        weights_text = ", ".join(
+            f"{inputs.label_name(c)!r}: {balanced[c]:.3g}" for c in range(min(inputs.n_classes, 6))
+        )
+        findings.append(
+            Finding(
+                check=NAME,
+                severity="warning" if imbalance < 20 else "critical",
+                count=int(counts[minority]),
+                message=(
+                    f"classes are imbalanced {imbalance:.1f}:1; always predicting "
+                    f"{inputs.label_name(majority)!r} already scores {baseline:.1%} accuracy"
+                ),
+                advice=(
+                    f"An accuracy near {baseline:.1%} means the model learnt nothing: judge it by balanced "
+                    "accuracy, per-class recall or F1 instead. Weight the classes so the rare ones count: "
+                    f"class_weight='balanced' in scikit-learn, or class_weight={{{weights_text}}} in "
+                    "Keras model.fit (effective-number weights, gentler on large imbalance, are in the report); "
+                    "or pass report.sample_weight(balance_classes=True) as sample_weight."
+                ),
+            )
+        )
+    if rare:
+        names = ", ".join(repr(inputs.label_name(c)) for c in rare[:8])
+        findings.append(
+            Finding(
+                check=NAME,
+                severity="warning",
+                count=int(counts[rare].sum()),
+                message=f"{len(rare)} rare class(es) ({names}) hold {counts[rare].sum()} samples",
+                advice=(
+                    "A model sees too few examples of a rare class to learn it, and a random split may leave "
+                    "none in validation: collect more samples, weight the class up, and split with "
+                    "stratification (report.clean_split does)."
+                ),
+            )
+        )
+    return CheckResult(name=NAME, figures=figures, metrics=metrics, findings=findings)

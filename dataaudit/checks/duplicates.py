@@ -1,0 +1,177 @@
+"""Duplicates: groups of identical samples, and groups whose members carry different labels.
+
+In a conflicting group only one label can be right for all members, so the group caps the
+training accuracy any model can reach: that ceiling is reported.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..rowhash import exact_groups
+from .base import CheckInputs, CheckResult, Finding
+
+NAME = "duplicates"
+NEEDS: frozenset[str] = frozenset()
+METRICS = ("duplicates", "exact_duplicates", "conflicting_duplicates", "conflicting_groups", "accuracy_ceiling")
+
+#: Groups listed in the report (largest conflicts first); the samples table has them all.
+MAX_GROUPS_LISTED = 50
+
+
+def group_label_stats(group: np.ndarray, labels: np.ndarray, n_classes: int) -> dict[str, np.ndarray]:
+    """Per-group size, distinct-label count and majority-label count (pure numpy).
+
+    Parameters
+    ----------
+    group : ndarray (n,)
+        Group id per sample, ``-1`` for none; ids are ``0..G-1``.
+    labels : ndarray (n,)
+        Label codes.
+
+    Returns
+    -------
+    dict with arrays of length G: ``size``, ``n_labels``, ``majority_count``, ``majority_label``.
+
+    Examples
+    --------
+    >>> s = group_label_stats(np.array([0, 0, 0, -1, 1, 1]), np.array([1, 1, 0, 0, 2, 2]), 3)
+    >>> s["size"].tolist(), s["n_labels"].tolist(), s["majority_count"].tolist()
+    ([3, 2], [2, 1], [2, 2])
+    """
+    in_group = group >= 0
+    n_groups = int(group.max()) + 1 if in_group.any() else 0
+    if n_groups == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return {"size": empty, "n_labels": empty, "majority_count": empty, "majority_label": empty}
+    g = group[in_group]
+    lab = labels[in_group]
+    # Sparse (group, label) counts without a dense G x K table.
+    key = g * n_classes + lab
+    uniq, cnt = np.unique(key, return_counts=True)
+    ug = uniq // n_classes
+    ul = uniq % n_classes
+    size = np.bincount(g, minlength=n_groups)
+    n_labels = np.bincount(ug, minlength=n_groups)
+    majority_count = np.zeros(n_groups, dtype=np.int64)
+    np.maximum.at(majority_count, ug, cnt)
+    # Majority label: the smallest label code among those with the top count (deterministic).
+    is_top = cnt == majority_count[ug]
+    majority_label = np.full(n_groups, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(majority_label, ug[is_top], ul[is_top])
+    return {"size": size, "n_labels": n_labels, "majority_count": majority_count, "majority_label": majority_label}
+
+
+def accuracy_ceiling(group: np.ndarray, labels: np.ndarray, n_classes: int) -> float:
+    """Best training accuracy possible when identical samples must get the same prediction.
+
+    Examples
+    --------
+    >>> accuracy_ceiling(np.array([0, 0, 0, 0, -1, -1]), np.array([0, 0, 0, 1, 1, 0]), 2)
+    0.8333333333333334
+    """
+    stats = group_label_stats(group, labels, n_classes)
+    lost = int((stats["size"] - stats["majority_count"]).sum())
+    return 1.0 - lost / len(labels)
+
+
+def run(inputs: CheckInputs) -> CheckResult:
+    """Find identical samples and the groups among them with conflicting labels."""
+    n = inputs.n_samples
+    exact = exact_groups(inputs.raw)
+    group = exact
+    stats = group_label_stats(group, inputs.labels, inputs.n_classes)
+    conflicting_groups = np.flatnonzero(stats["n_labels"] > 1)
+    is_dup = group >= 0
+    is_conflicting = np.zeros(n, dtype=bool)
+    if len(conflicting_groups):
+        is_conflicting[is_dup] = np.isin(group[is_dup], conflicting_groups)
+    n_groups = len(stats["size"])
+    # Samples beyond the first of each group: what dropping duplicates would remove.
+    redundant = int(is_dup.sum() - n_groups)
+    lost = int((stats["size"] - stats["majority_count"]).sum())
+    ceiling = 1.0 - lost / n
+
+    members = {}
+    if len(conflicting_groups):
+        listed = conflicting_groups[np.argsort(-stats["size"][conflicting_groups], kind="stable")][:MAX_GROUPS_LISTED]
+        idx = np.flatnonzero(np.isin(group, listed))
+        for i in idx:
+            members.setdefault(int(group[i]), []).append(int(i))
+    else:
+        listed = np.zeros(0, dtype=np.int64)
+    groups_listed = []
+    for gid in listed.tolist():
+        rows = members[gid]
+        label_counts: dict[str, int] = {}
+        for i in rows:
+            key = str(inputs.label_name(inputs.labels[i]))
+            label_counts[key] = label_counts.get(key, 0) + 1
+        groups_listed.append(
+            {
+                "group": gid,
+                "size": int(stats["size"][gid]),
+                "indices": rows[:20],
+                "label_counts": label_counts,
+                "majority_label": inputs.label_name(stats["majority_label"][gid]),
+                "exact": True,
+            }
+        )
+
+    figures = {
+        "n_groups": n_groups,
+        "n_samples_in_groups": int(is_dup.sum()),
+        "n_redundant": redundant,
+        "duplicate_fraction": round(redundant / n, 6),
+        "n_exact_duplicates": int((exact >= 0).sum()),
+        "n_conflicting_groups": int(len(conflicting_groups)),
+        "n_conflicting_samples": int(is_conflicting.sum()),
+        "accuracy_ceiling": round(ceiling, 6),
+        "conflicting_groups": groups_listed,
+    }
+    metrics = {
+        "duplicates": redundant / n,
+        "exact_duplicates": float((exact >= 0).sum()) / n,
+        "conflicting_duplicates": float(is_conflicting.sum()) / n,
+        "conflicting_groups": float(len(conflicting_groups)),
+        "accuracy_ceiling": ceiling,
+    }
+    findings = []
+    if len(conflicting_groups):
+        findings.append(
+            Finding(
+                check=NAME,
+                severity="critical",
+                count=int(is_conflicting.sum()),
+                message=(
+                    f"{len(conflicting_groups)} groups of identical samples carry different labels "
+                    f"({int(is_conflicting.sum())} samples); no model can exceed {ceiling:.2%} training accuracy"
+                ),
+                advice=(
+                    "Identical inputs with different labels pull the model both ways: the loss cannot reach "
+                    "zero, and training accuracy stalls or oscillates while the model is pushed back and forth "
+                    "between the labels. Relabel each group (the majority label is in the report), or keep one "
+                    "sample per group; report.sample_weight() down-weights the minority labels."
+                ),
+            )
+        )
+    if redundant:
+        findings.append(
+            Finding(
+                check=NAME,
+                severity="warning" if redundant / n >= 0.01 else "info",
+                count=redundant,
+                message=f"{redundant} samples ({redundant / n:.1%}) repeat another sample exactly",
+                advice=(
+                    "Repeated samples count several times in the loss and, split at random, land on both "
+                    "sides of train/validation, inflating validation scores. Drop the repeats, or split by "
+                    "duplicate group (report.clean_split keeps each group on one side)."
+                ),
+            )
+        )
+    columns = {
+        "duplicate_group": group,
+        "is_exact_duplicate": exact >= 0,
+        "is_conflicting_duplicate": is_conflicting,
+    }
+    return CheckResult(name=NAME, columns=columns, figures=figures, metrics=metrics, findings=findings)

@@ -1,0 +1,122 @@
+"""The ``dataaudit`` command. It only parses, calls the library and maps errors to exit codes.
+
+Exit codes: 0 scanned and no gate tripped, 1 a ``--fail-on`` gate tripped, 2 bad input or
+usage (one line on standard error, never a traceback).
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from typing import Optional
+
+import click
+import typer
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    help="Audit a classification dataset: label noise, duplicates, imbalance, outliers.",
+)
+
+
+class OutputFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True),
+) -> None:
+    if version:
+        from . import __version__
+
+        typer.echo(f"dataaudit {__version__}")
+        raise typer.Exit(0)
+
+
+@app.command()
+def scan(
+    x: str = typer.Argument(..., metavar="X", help="Features: .npy, .npz, .csv or .parquet."),
+    y: Optional[str] = typer.Argument(None, metavar="[Y]", help="Labels: .npy, .csv or .txt (omit with --label-column)."),
+    out: Optional[str] = typer.Option(None, "--out", help="Directory for report.json, samples.csv, sample_weight.npy, split.npz, report.html."),
+    model: str = typer.Option("auto", "--model", help="Probe: auto, a built-in name, package.module:Class, or a .keras file."),
+    pred_probs: Optional[str] = typer.Option(None, "--pred-probs", help="Precomputed out-of-sample probabilities (n, K)."),
+    test_x: Optional[str] = typer.Option(None, "--test-x", help="Held-out features, checked for leakage."),
+    test_y: Optional[str] = typer.Option(None, "--test-y", help="Held-out labels."),
+    checks: Optional[str] = typer.Option(None, "--checks", help="Comma-separated checks to run (default: all)."),
+    fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", help="What goes to standard output."),
+    fail_on: Optional[str] = typer.Option(None, "--fail-on", help="Gate, e.g. 'label_issues>0.05,conflicting_duplicates>0': exit 1 when it trips."),
+    seed: int = typer.Option(0, "--seed", help="Seed for all randomness."),
+    x_key: Optional[str] = typer.Option(None, "--x-key", help="Array name in an .npz X file."),
+    y_key: Optional[str] = typer.Option(None, "--y-key", help="Array name in an .npz Y file."),
+    label_column: Optional[str] = typer.Option(None, "--label-column", help="Label column when X is a table."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress messages on standard error."),
+) -> None:
+    """Scan X (and labels Y) and report data problems."""
+    from .files import scan_files
+
+    report = scan_files(
+        x,
+        y,
+        x_key=x_key,
+        y_key=y_key,
+        label_column=label_column,
+        pred_probs_path=pred_probs,
+        test_x_path=test_x,
+        test_y_path=test_y,
+        out=out,
+        model=model,
+        checks=checks,
+        random_state=seed,
+        fail_on=fail_on,
+        progress=not quiet,
+    )
+    if fmt is OutputFormat.json:
+        sys.stdout.write(report.to_json() + "\n")
+    else:
+        from .render.text import render
+
+        render(report)
+    gate = report.summary.get("gate")
+    if gate and not gate["passed"]:
+        raise typer.Exit(1)
+
+
+def _fail(message: str) -> int:
+    print(f"dataaudit: error: {message}", file=sys.stderr)
+    return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console-script entry point; returns the exit code."""
+    from .errors import DataAuditError
+
+    try:
+        code = app(args=argv, prog_name="dataaudit", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        print(exc.ctx.get_help() if exc.ctx else str(exc), file=sys.stderr)
+        code = 2
+    except click.exceptions.UsageError as exc:
+        hint = f" (see 'dataaudit {exc.ctx.info_name} --help')" if exc.ctx and exc.ctx.parent else " (see 'dataaudit --help')"
+        code = _fail(exc.format_message().replace("\n", " ") + hint)
+    except click.exceptions.Abort:
+        code = _fail("aborted")
+    except DataAuditError as exc:
+        code = _fail(str(exc))
+    except MemoryError:
+        code = _fail("out of memory: scan a sample of the rows, or use --checks to run fewer checks")
+    except KeyboardInterrupt:
+        print("dataaudit: interrupted", file=sys.stderr)
+        code = 130
+    code = 0 if code is None else int(code)
+    if argv is None:
+        sys.exit(code)
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,1 @@
+"""Views of a report (terminal, HTML). Rendering only: every number comes from the report."""
