@@ -10,7 +10,6 @@ import sys
 from enum import Enum
 from typing import Optional
 
-import click
 import typer
 
 app = typer.Typer(
@@ -27,7 +26,7 @@ class OutputFormat(str, Enum):
     json = "json"
 
 
-@app.callback()
+@app.callback(invoke_without_command=True)
 def _root(
     version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True),
 ) -> None:
@@ -97,21 +96,28 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         code = app(args=argv, prog_name="dataaudit", standalone_mode=False)
-    except click.exceptions.NoArgsIsHelpError as exc:
-        print(exc.ctx.get_help() if exc.ctx else str(exc), file=sys.stderr)
-        code = 2
-    except click.exceptions.UsageError as exc:
-        hint = f" (see 'dataaudit {exc.ctx.info_name} --help')" if exc.ctx and exc.ctx.parent else " (see 'dataaudit --help')"
-        code = _fail(exc.format_message().replace("\n", " ") + hint)
-    except click.exceptions.Abort:
-        code = _fail("aborted")
     except DataAuditError as exc:
         code = _fail(str(exc))
     except MemoryError:
-        code = _fail("out of memory: scan a sample of the rows, or use --checks to run fewer checks")
+        code = _fail("out of memory: scan a sample of the rows, or run fewer checks with --checks")
     except KeyboardInterrupt:
         print("dataaudit: interrupted", file=sys.stderr)
         code = 130
+    except Exception as exc:
+        # Typer's parsing errors (click's, vendored or not, depending on the typer version):
+        # recognised by shape so that no traceback reaches the user.
+        if not (hasattr(exc, "format_message") or type(exc).__name__ == "Abort"):
+            raise
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            ctx = getattr(exc, "ctx", None)
+            print(ctx.get_help() if ctx else exc.format_message(), file=sys.stderr)
+            code = 2
+        elif type(exc).__name__ == "Abort":
+            code = _fail("aborted")
+        else:
+            ctx = getattr(exc, "ctx", None)
+            where = f"dataaudit {ctx.info_name}" if ctx is not None and ctx.parent is not None else "dataaudit"
+            code = _fail(f"{exc.format_message()} (see '{where} --help')".replace("\n", " "))
     code = 0 if code is None else int(code)
     if argv is None:
         sys.exit(code)

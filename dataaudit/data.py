@@ -426,7 +426,7 @@ def encode_labels(y: Any, n_samples: int, notes: list[str], what: str = "y") -> 
     kind = y.dtype.kind
     if kind in "OUS":
         ser = pd.Series(y, dtype=object)
-        missing = ser.isna().to_numpy()
+        missing = ser.isna().to_numpy().copy()
         text = ser.where(~missing, "").astype(str)
         stripped = text.str.strip()
         if (stripped != text).any():
