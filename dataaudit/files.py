@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from typing import Any
 
 import numpy as np
@@ -37,6 +38,14 @@ def _check_out(out: str, inputs: list[str]) -> None:
             )
     if os.path.exists(out) and not os.path.isdir(out):
         raise OutputError(f"--out '{out}' is an existing file, not a directory: choose a directory")
+    # Fail before the scan, not after minutes of work: the directory must be creatable and writable.
+    try:
+        os.makedirs(out, exist_ok=True)
+        probe_fd, probe_path = tempfile.mkstemp(prefix=".dataaudit-", dir=out)
+        os.close(probe_fd)
+        os.unlink(probe_path)
+    except OSError as exc:
+        raise OutputError(f"--out '{out}' cannot be written ({exc.strerror or exc}): choose another directory") from None
 
 
 def scan_files(
