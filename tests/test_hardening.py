@@ -262,3 +262,18 @@ def test_memmap_input_is_not_copied_by_loading(tmp_path):
     assert isinstance(X, np.memmap)
     report = dataaudit.scan(X, np.repeat([0, 1], 50), checks=FAST)
     assert report.summary["dataset"]["sample_shape"] == [8, 8]
+
+
+def test_npz_keys_and_parquet(cli, tmp_path, good):
+    d, X, y = good
+    np.savez(tmp_path / "both.npz", mine=X, other=X[:3])
+    one_line_error(cli("scan", tmp_path / "both.npz", d / "y.npy"), "several arrays", "--x-key")
+    r = cli("scan", tmp_path / "both.npz", d / "y.npy", "--x-key", "mine", "--checks", FAST, "-q")
+    assert r.code == 0, r.err
+    one_line_error(cli("scan", tmp_path / "both.npz", d / "y.npy", "--x-key", "nope"), "no array 'nope'")
+    df = pd.DataFrame(X, columns=list("abcd"))
+    df["target"] = np.array(["x", "y", "z"])[y]
+    df.to_parquet(tmp_path / "t.parquet")
+    r = cli("scan", tmp_path / "t.parquet", "--label-column", "target", "--checks", FAST, "--format", "json", "-q")
+    assert r.code == 0, r.err
+    assert '"label": "z"' in r.out
