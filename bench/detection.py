@@ -84,12 +84,13 @@ def run_reference(X, y, seed):
     seconds = time.perf_counter() - t0
     issues = lab.get_issues()
     near = issues["is_near_duplicate_issue"].to_numpy(bool)
-    sets = issues["near_duplicate_sets"].to_numpy()
+    info = lab.get_info("near_duplicate")
+    sets = info["near_duplicate_sets"]
     conflict = np.zeros(len(y), bool)
     for i in np.flatnonzero(near):
         members = np.asarray(sets[i], dtype=int)
         conflict[i] = len(members) > 0 and bool((y[members] != y[i]).any())
-    exact = near & (issues["distance_to_nearest_neighbor"].to_numpy() == 0)
+    exact = near & (np.asarray(info["distance_to_nearest_neighbor"]) == 0)
     flags = {
         "label": issues["is_label_issue"].to_numpy(bool),
         "conflict": conflict,

@@ -1,16 +1,31 @@
-"""The shared k-nearest-neighbour graph, built once per scan.
+"""The shared k-nearest-neighbour graph, built once per scan, and near-duplicate distances.
 
-Distances are Euclidean on standardised features (each feature scaled to unit variance),
-so that no single large-valued feature dominates.
+Distances are Euclidean on standardised features (each feature scaled to unit variance), so
+no single large-valued feature dominates. Search uses faiss (a maintained C++ library with
+BLAS-backed exact search and inverted-file approximate search):
+
+- ``n <= 20,000``: exact search (``IndexFlatL2``);
+- larger: ``IndexIVFFlat`` with ``4 * sqrt(n)`` cells, trained by seeded k-means on a
+  subsample, probing 16 cells per query. Its recall@k against exact search is measured on a
+  seeded subsample of queries and stored in ``NeighborGraph.recall``.
+
+IVF was chosen over HNSW because its result does not depend on thread scheduling (the same
+seed gives the same graph, hence the same report) and it builds 1M x 64 in about a minute
+on two cores; near duplicates, the case that matters most, fall in the same cell and are
+found even where recall of ordinary neighbours is lower.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
+from dataclasses import dataclass, field
+from typing import Any, Callable
 
 import numpy as np
-from sklearn.neighbors import NearestNeighbors
+
+EXACT_MAX = 20_000
+N_PROBE = 16
+RECALL_QUERIES = 1000
+_CHUNK = 65536
 
 
 @dataclass
@@ -23,25 +38,73 @@ class NeighborGraph:
     distances : ndarray (n, k) float32
         Euclidean distances in standardised feature space.
     method : str
-        ``"exact"`` or the approximate index used.
+        ``"exact"`` or ``"ivf"`` (approximate).
+    recall : float or None
+        Measured recall@k of the approximate search (None for exact search).
     """
 
     indices: np.ndarray
     distances: np.ndarray
     method: str = "exact"
     metric: str = "euclidean (standardised features)"
+    recall: float | None = None
+    _index: Any = field(default=None, repr=False)
+    _mean: np.ndarray | None = field(default=None, repr=False)
+    _scale: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def k(self) -> int:
         return int(self.indices.shape[1])
 
+    def standardize(self, features: np.ndarray) -> np.ndarray:
+        """Scale other samples (e.g. a test split) exactly as the graph's samples were."""
+        return ((np.asarray(features, dtype=np.float32) - self._mean) / self._scale).astype(np.float32)
 
-def standardize(features: np.ndarray) -> np.ndarray:
-    """Scale every feature to zero mean and unit variance (constant features left at 0)."""
-    mean = features.mean(axis=0, dtype=np.float64)
-    std = features.std(axis=0, dtype=np.float64)
-    std[std == 0] = 1.0
-    return ((features - mean) / std).astype(np.float32)
+    def query(self, features: np.ndarray, k: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` nearest graph samples of other samples: ``(distances, indices)``."""
+        Z = self.standardize(features)
+        dist, idx = self._index.search(Z, k)
+        return np.sqrt(np.maximum(dist, 0)).astype(np.float32), idx.astype(np.int64)
+
+    def info(self) -> dict[str, Any]:
+        out = {"k": self.k, "method": self.method, "metric": self.metric}
+        if self.recall is not None:
+            out["recall_at_k"] = round(self.recall, 4)
+        return out
+
+
+def standardize_params(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature mean and scale (std, or 1 for constant features), computed in chunks."""
+    n = features.shape[0]
+    total = np.zeros(features.shape[1])
+    sq = np.zeros(features.shape[1])
+    for s in range(0, n, _CHUNK):
+        block = features[s : s + _CHUNK].astype(np.float64)
+        total += block.sum(axis=0)
+        sq += (block**2).sum(axis=0)
+    mean = total / n
+    std = np.sqrt(np.maximum(sq / n - mean**2, 0))
+    std[std < 1e-12] = 1.0
+    return mean.astype(np.float32), std.astype(np.float32)
+
+
+def _standardized(features: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    out = np.empty(features.shape, dtype=np.float32)
+    for s in range(0, features.shape[0], _CHUNK):
+        out[s : s + _CHUNK] = (features[s : s + _CHUNK] - mean) / scale
+    return out
+
+
+def _drop_self(idx: np.ndarray, dist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Remove each row's own index from k+1 results (or the last one, when duplicates hid it)."""
+    n, k1 = idx.shape
+    is_self = idx == np.arange(n)[:, None]
+    # Keep only the first self hit per row.
+    first = is_self & (np.cumsum(is_self, axis=1) == 1)
+    no_self = ~first.any(axis=1)
+    first[no_self, k1 - 1] = True
+    keep = ~first
+    return idx[keep].reshape(n, k1 - 1).astype(np.int64), dist[keep].reshape(n, k1 - 1)
 
 
 def build_neighbor_graph(
@@ -49,24 +112,102 @@ def build_neighbor_graph(
     k: int = 10,
     *,
     random_state: int = 0,
+    method: str = "auto",
     progress: Callable[[str], None] | None = None,
 ) -> NeighborGraph:
-    """Build the kNN graph of ``features`` (itself excluded)."""
-    n = features.shape[0]
-    k = int(min(k, n - 1))
-    Z = standardize(features)
+    """Build the kNN graph of ``features`` (itself excluded).
+
+    Parameters
+    ----------
+    features : ndarray (n, d) float32
+    k : int
+        Neighbours per sample (capped at n - 1).
+    method : {"auto", "exact", "ivf"}
+        ``auto``: exact up to 20,000 samples, IVF above.
+
+    Examples
+    --------
+    >>> X = np.array([[0.0, 0.0], [0.0, 1.0], [5.0, 5.0], [0.0, 0.1]], dtype=np.float32)
+    >>> g = build_neighbor_graph(X, k=1)
+    >>> g.indices[:, 0].tolist()
+    [3, 3, 1, 0]
+    """
+    import faiss
+
+    n, d = features.shape
+    k = int(max(1, min(k, n - 1)))
+    mean, scale = standardize_params(features)
+    Z = _standardized(features, mean, scale)
+    if method == "auto":
+        method = "exact" if n <= EXACT_MAX else "ivf"
+    recall = None
+    if method == "exact":
+        index = faiss.IndexFlatL2(d)
+        index.add(Z)
+    elif method == "ivf":
+        n_cells = int(min(max(4 * np.sqrt(n), 16), n // 8 or 1))
+        quantizer = faiss.IndexFlatL2(d)
+        index = faiss.IndexIVFFlat(quantizer, d, n_cells)
+        index.cp.seed = int(random_state) % (2**31)
+        rng = np.random.default_rng(random_state)
+        train_n = min(n, 64 * n_cells)
+        sample = Z[np.sort(rng.choice(n, size=train_n, replace=False))] if train_n < n else Z
+        if progress:
+            progress(f"neighbours: training an IVF index ({n_cells} cells) on {train_n} samples")
+        index.train(sample)
+        index.add(Z)
+        index.nprobe = min(N_PROBE, n_cells)
+    else:
+        raise ValueError(f"unknown neighbour method {method!r}")
     if progress:
-        progress(f"neighbours: exact search, {n} samples")
-    nn = NearestNeighbors(n_neighbors=k + 1).fit(Z)
-    dist, idx = nn.kneighbors(Z)
-    return NeighborGraph(*_drop_self(idx, dist.astype(np.float32)), method="exact")
+        progress(f"neighbours: {method} search of {k} neighbours for {n} samples")
+    idx = np.empty((n, k + 1), dtype=np.int64)
+    dist = np.empty((n, k + 1), dtype=np.float32)
+    step = 50_000
+    for s in range(0, n, step):
+        D, I = index.search(Z[s : s + step], k + 1)
+        idx[s : s + step] = I
+        dist[s : s + step] = np.sqrt(np.maximum(D, 0))
+        if progress and n > 2 * step and (s // step) % 4 == 3:
+            progress(f"neighbours: {min(s + step, n)}/{n}")
+    # Missing results (IVF cells with too few points) come back as -1: point them at self.
+    missing = idx < 0
+    if missing.any():
+        rows = np.nonzero(missing)[0]
+        idx[missing] = rows
+        dist[missing] = np.inf
+    if method == "ivf":
+        rng = np.random.default_rng(random_state + 1)
+        q = np.sort(rng.choice(n, size=min(RECALL_QUERIES, n), replace=False))
+        exact = faiss.IndexFlatL2(d)
+        exact.add(Z)
+        _, I_exact = exact.search(Z[q], k + 1)
+        hits = [len(set(a) & set(b)) for a, b in zip(idx[q].tolist(), I_exact.tolist())]
+        recall = float(np.sum(hits) / (len(q) * (k + 1)))
+        del exact
+    indices, distances = _drop_self(idx, dist)
+    finite = np.isfinite(distances)
+    if not finite.all():
+        distances[~finite] = distances[finite].max() if finite.any() else 0.0
+    return NeighborGraph(indices, distances, method=method, recall=recall, _index=index, _mean=mean, _scale=scale)
 
 
-def _drop_self(idx: np.ndarray, dist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Remove each row's own index from k+1 results (or the last one, when duplicates hid it)."""
-    n, k1 = idx.shape
-    is_self = idx == np.arange(n)[:, None]
-    no_self = ~is_self.any(axis=1)
-    is_self[no_self, k1 - 1] = True
-    keep = ~is_self
-    return idx[keep].reshape(n, k1 - 1).astype(np.int64), dist[keep].reshape(n, k1 - 1)
+def near_duplicate_threshold(graph: NeighborGraph, factor: float = 0.05) -> float:
+    """Distance under which two samples are near duplicates: ``factor`` x the median
+    distance of a sample to its nearest non-identical neighbour.
+
+    It adapts to the data's own spacing: in low-dimensional data, where genuine samples sit
+    close together, the median nearest-neighbour distance is small and so is the threshold.
+
+    Examples
+    --------
+    >>> g = NeighborGraph(np.zeros((4, 1), int), np.array([[0.0], [2.0], [2.0], [4.0]], np.float32))
+    >>> near_duplicate_threshold(g)
+    0.1
+    """
+    d = graph.distances
+    positive = np.where(d > 0, d, np.inf).min(axis=1)
+    positive = positive[np.isfinite(positive)]
+    if len(positive) == 0:
+        return 0.0
+    return float(factor * np.median(positive))

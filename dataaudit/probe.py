@@ -2,21 +2,33 @@
 
 Every probability a sample gets comes from a model that did not see that sample (stratified
 K-fold); confident learning and the loss check are only meaningful on such probabilities.
+
+The probe's quality is the audit's quality: a weak probe makes confident learning flag
+clean-but-hard samples. ``model="auto"`` therefore picks, by the size of the data, the
+probe that measured best within the time budget (docs/benchmarks.md):
+
+- ``n <= 5,000``: ``"ensemble"``, the mean of an RBF SVM, a distance-weighted kNN and an MLP
+  (digits, 10% noise: label-issue F1 0.92-0.94 against 0.80-0.82 for logistic regression);
+- ``5,000 < n``: ``"hgb"``, histogram gradient boosting (100 rounds, early stopping):
+  50k x 64 binary, 10% noise: F1 0.91 against 0.54 for logistic regression, ~8 s for 5 folds;
+- ``n > 200,000``: the same with 3 folds, so that 1M rows take minutes, not tens of minutes.
 """
 
 from __future__ import annotations
 
+import importlib
+import os
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
-from sklearn.base import clone
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+
+from .errors import InputError, UsageError
 
 _EPS = 1e-12
+SMALL_N = 5_000
+LARGE_N = 200_000
+BUILTIN = ("auto", "logistic", "hgb", "knn", "mlp", "svm", "ensemble")
 
 
 @dataclass
@@ -45,6 +57,149 @@ def from_pred_probs(pred_probs: np.ndarray, labels: np.ndarray) -> ProbeResult:
     return ProbeResult(pred_probs, cross_entropy(pred_probs, labels), {"model": "given pred_probs", "n_folds": None})
 
 
+# ----------------------------------------------------------------------------- models
+
+
+def _builtin(name: str, n: int, random_state: int):
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+
+    if name == "logistic":
+        return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+    if name == "hgb":
+        return HistGradientBoostingClassifier(max_iter=100, early_stopping=n > 10_000, random_state=random_state)
+    if name == "knn":
+        return make_pipeline(StandardScaler(), KNeighborsClassifier(n_neighbors=15, weights="distance"))
+    if name == "mlp":
+        return make_pipeline(
+            StandardScaler(),
+            MLPClassifier((128,), alpha=1e-3, early_stopping=n > 1000, max_iter=300, random_state=random_state),
+        )
+    if name == "svm":
+        from sklearn.calibration import CalibratedClassifierCV
+
+        # Platt-scaled RBF SVM (what SVC(probability=True) did, without its deprecation).
+        return make_pipeline(StandardScaler(), CalibratedClassifierCV(SVC(random_state=random_state), cv=3, ensemble=False))
+    raise UsageError(f"unknown built-in model '{name}'; choose from: {', '.join(BUILTIN)}, or package.module:Class")
+
+
+def _resolve_name(model: str, n: int) -> str:
+    if model != "auto":
+        return model
+    return "ensemble" if n <= SMALL_N else "hgb"
+
+
+def _load_class(spec: str):
+    module_name, _, cls_name = spec.partition(":")
+    try:
+        cls = getattr(importlib.import_module(module_name), cls_name)
+    except (ImportError, AttributeError) as exc:
+        raise UsageError(f"--model '{spec}' cannot be imported ({exc}): give package.module:Class") from None
+    try:
+        est = cls()
+    except Exception as exc:  # noqa: BLE001 - any constructor failure is a usage problem
+        raise UsageError(f"--model '{spec}' cannot be created without arguments ({exc})") from None
+    if not hasattr(est, "predict_proba") or not hasattr(est, "fit"):
+        raise UsageError(f"--model '{spec}' has no fit/predict_proba: give a scikit-learn classifier")
+    return est
+
+
+def _is_keras(model: Any) -> bool:
+    return type(model).__module__.startswith(("keras", "tensorflow", "tf_keras"))
+
+
+def load_keras_model(path: str):
+    """Load a ``.keras`` file with ``safe_mode=True`` (no arbitrary code from the file)."""
+    if not os.path.isfile(path):
+        raise InputError(f"--model file '{path}' does not exist")
+    try:
+        import keras
+    except ImportError:
+        raise UsageError("a .keras probe needs TensorFlow: pip install 'dataaudit[keras]'") from None
+    try:
+        return keras.models.load_model(path, safe_mode=True, compile=True)
+    except Exception as exc:  # noqa: BLE001 - keras raises many types
+        msg = " ".join(str(exc).split())
+        if "safe_mode" in msg or "Lambda" in msg or "lambda" in msg:
+            reason = "it holds a Lambda layer or code that can only be loaded unsafely"
+        elif "Unknown" in msg or "custom" in msg.lower() or "register" in msg.lower():
+            reason = "it uses a custom layer or object that is not registered"
+        else:
+            reason = msg[:200]
+        raise InputError(
+            f"cannot load Keras model '{path}' with safe_mode=True: {reason}; dataaudit never loads code from "
+            "model files: rebuild the model with built-in layers, or pass your own out-of-sample --pred-probs"
+        ) from None
+
+
+# ----------------------------------------------------------------------------- folds
+
+
+def _n_folds(counts: np.ndarray, n: int) -> int:
+    present = counts[counts > 0]
+    wanted = 3 if n > LARGE_N else 5
+    # Every fold's training part must hold each class; classes with a single member are
+    # handled apart (see run_probe), so they do not shrink the fold count.
+    cross_validatable = present[present >= 2]
+    if len(cross_validatable) == 0:
+        return 0
+    return int(max(2, min(wanted, cross_validatable.min())))
+
+
+def _fit_predict_sklearn(estimator, X_tr, y_tr, X_te, n_classes):
+    from sklearn.base import clone
+
+    import warnings
+
+    with warnings.catch_warnings():
+        # Convergence chatter from MLP/logistic per fold says nothing the user can act on.
+        warnings.simplefilter("ignore", category=UserWarning)
+        warnings.simplefilter("ignore", category=FutureWarning)
+        from sklearn.exceptions import ConvergenceWarning
+
+        warnings.simplefilter("ignore", category=ConvergenceWarning)
+        est = clone(estimator).fit(X_tr, y_tr)
+    out = np.zeros((len(X_te), n_classes))
+    out[:, np.asarray(est.classes_, dtype=int)] = est.predict_proba(X_te)
+    return out
+
+
+def _fit_predict_keras(model, X_tr, y_tr, X_te, n_classes, *, epochs, batch_size, seed):
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    clone = keras.models.clone_model(model)  # fresh weights: re-initialised per fold
+    n_out = int(clone.outputs[0].shape[-1])
+    binary_head = n_out == 1
+    if binary_head and n_classes != 2:
+        raise UsageError(f"the Keras model has a 1-output (sigmoid) head but the labels have {n_classes} classes")
+    if not binary_head and n_out != n_classes:
+        raise UsageError(f"the Keras model has {n_out} outputs but the labels have {n_classes} classes")
+    loss = getattr(model, "loss", None)
+    optimizer = getattr(model, "optimizer", None)
+    if loss is None or optimizer is None:
+        loss = "binary_crossentropy" if binary_head else "sparse_categorical_crossentropy"
+        optimizer = "adam"
+    else:
+        optimizer = optimizer.__class__.from_config(optimizer.get_config())
+    clone.compile(loss=loss, optimizer=optimizer)
+    loss_name = loss if isinstance(loss, str) else getattr(loss, "name", type(loss).__name__)
+    target = y_tr
+    if not binary_head and "sparse" not in str(loss_name).lower():
+        target = np.eye(n_classes, dtype=np.float32)[y_tr]  # categorical loss wants one-hot
+    clone.fit(X_tr, target, epochs=epochs, batch_size=batch_size, verbose=0)
+    p = np.asarray(clone.predict(X_te, batch_size=max(batch_size, 1024), verbose=0), dtype=np.float64)
+    if binary_head:
+        p = np.column_stack([1.0 - p[:, 0], p[:, 0]])
+    p = np.clip(p, 0.0, None)
+    return p / np.maximum(p.sum(axis=1, keepdims=True), _EPS)
+
+
 def run_probe(
     features: np.ndarray,
     labels: np.ndarray,
@@ -52,17 +207,87 @@ def run_probe(
     model: Any = "auto",
     *,
     random_state: int = 0,
+    epochs: int = 20,
+    batch_size: int = 128,
     progress: Callable[[str], None] | None = None,
 ) -> ProbeResult:
-    """Out-of-fold probabilities by stratified K-fold."""
-    estimator = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+    """Out-of-fold probabilities of ``model`` by stratified K-fold, and per-sample losses.
+
+    Parameters
+    ----------
+    features : ndarray (n, d) float32
+    labels : ndarray (n,) int codes
+    n_classes : int
+    model : "auto", a built-in name, "package.module:Class", a scikit-learn classifier,
+        a Keras model or a path to a ``.keras`` file.
+    epochs, batch_size : int
+        Keras training per fold.
+
+    Notes
+    -----
+    Folds: 5 (3 above 200k samples), fewer when the smallest class has fewer members. A class
+    with a single member cannot be cross-validated: that sample gets the class frequencies
+    of the other samples as its probabilities (it is reported in ``info["uncrossvalidated"]``).
+    """
+    n = len(labels)
     counts = np.bincount(labels, minlength=n_classes)
-    n_folds = int(max(2, min(5, counts[counts > 0].min())))
-    probs = np.zeros((len(labels), n_classes))
-    skf = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=random_state)
-    for i, (tr, te) in enumerate(skf.split(features, labels)):
-        if progress:
-            progress(f"probe: fold {i + 1}/{n_folds}")
-        est = clone(estimator).fit(features[tr], labels[tr])
-        probs[np.ix_(te, est.classes_)] = est.predict_proba(features[te])
-    return ProbeResult(probs, cross_entropy(probs, labels), {"model": "logistic", "n_folds": n_folds})
+    keras_model = None
+    name: str
+    if isinstance(model, str) and model.endswith(".keras"):
+        keras_model = load_keras_model(model)
+        name = f"keras:{os.path.basename(model)}"
+    elif isinstance(model, str) and ":" in model:
+        estimators = [_load_class(model)]
+        name = model
+    elif isinstance(model, str):
+        name = _resolve_name(model, n)
+        members = ("svm", "knn", "mlp") if name == "ensemble" else (name,)
+        estimators = [_builtin(m, n, random_state) for m in members]
+    elif _is_keras(model):
+        keras_model = model
+        name = f"keras:{getattr(model, 'name', 'model')}"
+    elif hasattr(model, "fit") and hasattr(model, "predict_proba"):
+        estimators = [model]
+        name = type(model).__name__
+    else:
+        raise UsageError(
+            f"model must be 'auto', a built-in name ({', '.join(BUILTIN)}), a scikit-learn classifier with "
+            f"predict_proba or a Keras model, not {type(model).__name__}"
+        )
+
+    singletons = np.flatnonzero(counts == 1)
+    cv_mask = ~np.isin(labels, singletons)
+    n_folds = _n_folds(counts, n)
+    probs = np.zeros((n, n_classes))
+    prior = counts / n
+    if n_folds == 0:
+        probs[:] = prior
+    else:
+        from sklearn.model_selection import StratifiedKFold
+
+        idx = np.flatnonzero(cv_mask)
+        skf = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=random_state)
+        for fold, (tr, te) in enumerate(skf.split(np.zeros(len(idx)), labels[idx])):
+            if progress:
+                progress(f"probe {name}: fold {fold + 1}/{n_folds} ({len(tr)} train, {len(te)} held out)")
+            tr, te = idx[tr], idx[te]
+            X_tr, y_tr, X_te = features[tr], labels[tr], features[te]
+            if keras_model is not None:
+                p = _fit_predict_keras(
+                    keras_model, X_tr, y_tr, X_te, n_classes,
+                    epochs=epochs, batch_size=batch_size, seed=random_state + fold,
+                )
+            else:
+                p = np.mean([_fit_predict_sklearn(e, X_tr, y_tr, X_te, n_classes) for e in estimators], axis=0)
+            probs[te] = p
+        if len(singletons):
+            probs[~cv_mask] = prior
+    probs = probs / np.maximum(probs.sum(axis=1, keepdims=True), _EPS)
+    accuracy = float((probs.argmax(axis=1) == labels).mean())
+    info = {
+        "model": name,
+        "n_folds": n_folds,
+        "out_of_sample_accuracy": round(accuracy, 6),
+        "uncrossvalidated": [int(i) for i in np.flatnonzero(~cv_mask)[:50]],
+    }
+    return ProbeResult(probs, cross_entropy(probs, labels), info)

@@ -82,7 +82,8 @@ def scan(
     random_state : int, default 0
         All randomness; the same seed gives the same report.
     options : dict, optional
-        Per-check options, e.g. ``{"class_balance": {"beta": 0.99}}``.
+        Per-check options, e.g. ``{"class_balance": {"beta": 0.99}}``; ``"probe"`` holds probe
+        options (``epochs``, ``batch_size`` for Keras models).
     fail_on : str, optional
         A gate such as ``"label_issues>0.05,conflicting_duplicates>0"``; the result is in
         ``report.summary["gate"]``.
@@ -113,6 +114,7 @@ def scan(
     if has_test and (X_test is None or y_test is None):
         raise UsageError("give both X_test and y_test (--test-x and --test-y), or neither")
     selected = select_checks(checks, has_test)
+    probe_options = dict(options.pop("probe", {}))
     unknown_opts = [k for k in options if k not in REGISTRY]
     if unknown_opts:
         raise UsageError(f"options given for unknown check '{unknown_opts[0]}'; checks: {', '.join(REGISTRY)}")
@@ -158,7 +160,7 @@ def scan(
         else:
             probe_result = probe.run_probe(
                 dataset.features, dataset.labels, dataset.n_classes, model,
-                random_state=random_state, progress=say,
+                random_state=random_state, progress=say, **probe_options,
             )
         inputs.pred_probs = probe_result.pred_probs
         inputs.loss = probe_result.loss
@@ -222,7 +224,7 @@ def _assemble(dataset, test, results, extra_findings, inputs, probe_result, cond
     if probe_result is not None:
         summary["probe"] = probe_result.info
     if inputs.neighbors is not None:
-        summary["neighbors"] = {"k": inputs.neighbors.k, "method": inputs.neighbors.method, "metric": inputs.neighbors.metric}
+        summary["neighbors"] = inputs.neighbors.info()
     metrics: dict[str, float] = {}
     for r in results:
         summary[r.name] = r.figures

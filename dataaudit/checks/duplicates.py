@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..rowhash import exact_groups
-from .base import CheckInputs, CheckResult, Finding
+from ..neighbors import near_duplicate_threshold
+from ..rowhash import exact_groups, renumber_by_first_appearance
+from .base import NEED_NEIGHBORS, CheckInputs, CheckResult, Finding
 
 NAME = "duplicates"
-NEEDS: frozenset[str] = frozenset()
-METRICS = ("duplicates", "exact_duplicates", "conflicting_duplicates", "conflicting_groups", "accuracy_ceiling")
+NEEDS: frozenset[str] = frozenset({NEED_NEIGHBORS})
+METRICS = ("duplicates", "exact_duplicates", "near_duplicates", "conflicting_duplicates", "conflicting_groups", "accuracy_ceiling")
 
 #: Groups listed in the report (largest conflicts first); the samples table has them all.
 MAX_GROUPS_LISTED = 50
@@ -75,11 +76,53 @@ def accuracy_ceiling(group: np.ndarray, labels: np.ndarray, n_classes: int) -> f
     return 1.0 - lost / len(labels)
 
 
-def run(inputs: CheckInputs) -> CheckResult:
-    """Find identical samples and the groups among them with conflicting labels."""
+def merge_groups(exact: np.ndarray, pairs_i: np.ndarray, pairs_j: np.ndarray) -> np.ndarray:
+    """Transitive groups (connected components) of exact groups and near-duplicate pairs.
+
+    Examples
+    --------
+    >>> merge_groups(np.array([0, -1, 0, -1, -1]), np.array([1, 3]), np.array([2, 4])).tolist()
+    [0, 0, 0, 1, 1]
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    n = len(exact)
+    in_exact = np.flatnonzero(exact >= 0)
+    # Link every member of an exact group to the group's first member.
+    first = np.full(int(exact.max()) + 1 if len(in_exact) else 0, -1)
+    first[exact[in_exact][::-1]] = in_exact[::-1]
+    rows = np.r_[pairs_i, in_exact]
+    cols = np.r_[pairs_j, first[exact[in_exact]]] if len(in_exact) else np.asarray(pairs_j)
+    graph = coo_matrix((np.ones(len(rows), np.int8), (rows, cols)), shape=(n, n))
+    _, comp = connected_components(graph, directed=False)
+    size = np.bincount(comp)
+    group = np.where(size[comp] > 1, comp, -1)
+    return renumber_by_first_appearance(group)
+
+
+def run(inputs: CheckInputs, *, threshold: float | None = None, factor: float = 0.05) -> CheckResult:
+    """Find exact and near duplicates and the groups among them with conflicting labels.
+
+    Parameters
+    ----------
+    threshold : float, optional
+        Distance (standardised features) under which two samples are near duplicates.
+        Default: ``factor`` x the median distance to the nearest non-identical neighbour
+        (see :func:`dataaudit.neighbors.near_duplicate_threshold`).
+    factor : float, default 0.05
+    """
     n = inputs.n_samples
     exact = exact_groups(inputs.raw)
-    group = exact
+    graph = inputs.neighbors
+    tau = near_duplicate_threshold(graph, factor) if threshold is None else float(threshold)
+    close = (graph.distances <= tau) & (graph.distances > 0) if tau > 0 else np.zeros(graph.distances.shape, bool)
+    pi, pj = np.nonzero(close)
+    pj = graph.indices[pi, pj]
+    is_near = np.zeros(n, dtype=bool)
+    is_near[pi] = True
+    is_near[pj] = True
+    group = merge_groups(exact, pi, pj)
     stats = group_label_stats(group, inputs.labels, inputs.n_classes)
     conflicting_groups = np.flatnonzero(stats["n_labels"] > 1)
     is_dup = group >= 0
@@ -114,7 +157,7 @@ def run(inputs: CheckInputs) -> CheckResult:
                 "indices": rows[:20],
                 "label_counts": label_counts,
                 "majority_label": inputs.label_name(stats["majority_label"][gid]),
-                "exact": True,
+                "exact": bool((exact[rows] >= 0).all() and len(set(exact[rows].tolist())) == 1),
             }
         )
 
@@ -124,6 +167,9 @@ def run(inputs: CheckInputs) -> CheckResult:
         "n_redundant": redundant,
         "duplicate_fraction": round(redundant / n, 6),
         "n_exact_duplicates": int((exact >= 0).sum()),
+        "n_near_duplicates": int(is_near.sum()),
+        "near_duplicate_threshold": round(tau, 6),
+        "threshold_rule": f"distance <= {factor:g} x median nearest non-identical neighbour distance" if threshold is None else "given",
         "n_conflicting_groups": int(len(conflicting_groups)),
         "n_conflicting_samples": int(is_conflicting.sum()),
         "accuracy_ceiling": round(ceiling, 6),
@@ -132,6 +178,7 @@ def run(inputs: CheckInputs) -> CheckResult:
     metrics = {
         "duplicates": redundant / n,
         "exact_duplicates": float((exact >= 0).sum()) / n,
+        "near_duplicates": float(is_near.sum()) / n,
         "conflicting_duplicates": float(is_conflicting.sum()) / n,
         "conflicting_groups": float(len(conflicting_groups)),
         "accuracy_ceiling": ceiling,
@@ -144,7 +191,7 @@ def run(inputs: CheckInputs) -> CheckResult:
                 severity="critical",
                 count=int(is_conflicting.sum()),
                 message=(
-                    f"{len(conflicting_groups)} groups of identical samples carry different labels "
+                    f"{len(conflicting_groups)} groups of identical or near-identical samples carry different labels "
                     f"({int(is_conflicting.sum())} samples); no model can exceed {ceiling:.2%} training accuracy"
                 ),
                 advice=(
@@ -161,7 +208,7 @@ def run(inputs: CheckInputs) -> CheckResult:
                 check=NAME,
                 severity="warning" if redundant / n >= 0.01 else "info",
                 count=redundant,
-                message=f"{redundant} samples ({redundant / n:.1%}) repeat another sample exactly",
+                message=f"{redundant} samples ({redundant / n:.1%}) repeat another sample exactly or almost exactly",
                 advice=(
                     "Repeated samples count several times in the loss and, split at random, land on both "
                     "sides of train/validation, inflating validation scores. Drop the repeats, or split by "
@@ -172,6 +219,7 @@ def run(inputs: CheckInputs) -> CheckResult:
     columns = {
         "duplicate_group": group,
         "is_exact_duplicate": exact >= 0,
+        "is_near_duplicate": is_near,
         "is_conflicting_duplicate": is_conflicting,
     }
     return CheckResult(name=NAME, columns=columns, figures=figures, metrics=metrics, findings=findings)

@@ -1,13 +1,82 @@
-"""PLACEHOLDER — replaced wholesale by the issue that builds this check."""
+"""High-loss samples: per-sample out-of-sample cross-entropy and its distribution."""
 
 from __future__ import annotations
 
-from .base import CheckInputs, CheckResult
+import numpy as np
+
+from .base import NEED_PROBE, CheckInputs, CheckResult, Finding
 
 NAME = "high_loss"
-NEEDS: frozenset[str] = frozenset({"probe"})
-METRICS = ("high_loss",)
+NEEDS: frozenset[str] = frozenset({NEED_PROBE})
+METRICS = ("high_loss", "loss_skew")
+
+#: Never call a loss "high" below -ln(0.1): the probe gave the label less than 10%.
+LOSS_FLOOR = float(-np.log(0.1))
 
 
-def run(inputs: CheckInputs) -> CheckResult:
-    return CheckResult(name=NAME, metrics={"high_loss": 0.0})
+def high_loss_threshold(loss: np.ndarray, whisker: float = 3.0) -> float:
+    """Tukey's far-out fence ``Q3 + whisker * IQR`` of the loss, floored at ``-ln(0.1)``.
+
+    The fence adapts to how well the probe fits the data at hand; the floor keeps a
+    near-perfect fit (IQR ~ 0) from flagging samples the probe still got right.
+
+    Examples
+    --------
+    >>> round(high_loss_threshold(np.r_[np.full(90, 0.1), np.full(10, 5.0)]), 4)
+    2.3026
+    """
+    q1, q3 = np.quantile(loss, [0.25, 0.75])
+    return float(max(q3 + whisker * (q3 - q1), LOSS_FLOOR))
+
+
+def skewness(x: np.ndarray) -> float:
+    """Sample skewness (0 for symmetric; large and positive when a few losses dwarf the rest)."""
+    sd = x.std()
+    return float(((x - x.mean()) ** 3).mean() / sd**3) if sd > 0 else 0.0
+
+
+def run(inputs: CheckInputs, *, whisker: float = 3.0, bins: int = 40) -> CheckResult:
+    """Flag samples whose out-of-sample loss is an outlier of the loss distribution."""
+    loss = np.asarray(inputs.loss, dtype=float)
+    n = len(loss)
+    threshold = high_loss_threshold(loss, whisker)
+    flagged = loss > threshold
+    qs = [0.0, 0.25, 0.5, 0.75, 0.9, 0.99, 1.0]
+    values = np.quantile(loss, qs)
+    counts, edges = np.histogram(loss, bins=bins)
+    skew = skewness(loss)
+    top = np.argsort(-loss, kind="stable")[:50]
+    share = float(loss[flagged].sum() / max(loss.sum(), 1e-12))
+    figures = {
+        "threshold": round(threshold, 6),
+        "rule": f"loss > max(Q3 + {whisker:g} * IQR, -ln 0.1)",
+        "n_high_loss": int(flagged.sum()),
+        "mean_loss": round(float(loss.mean()), 6),
+        "quantiles": {f"q{int(q * 100)}": round(float(v), 6) for q, v in zip(qs, values)},
+        "skew": round(skew, 6),
+        "share_of_total_loss": round(share, 6),
+        "histogram": {"edges": [round(float(e), 6) for e in edges], "counts": [int(c) for c in counts]},
+        "worst": [{"index": int(i), "label": inputs.label_name(inputs.labels[i]), "loss": round(float(loss[i]), 6)} for i in top],
+    }
+    findings = []
+    if flagged.any():
+        findings.append(
+            Finding(
+                check=NAME,
+                severity="warning" if share >= 0.25 else "info",
+                count=int(flagged.sum()),
+                message=(
+                    f"{int(flagged.sum())} samples ({flagged.mean():.1%}) have an out-of-sample loss above "
+                    f"{threshold:.2f} and carry {share:.0%} of the total loss (skew {skew:.1f})"
+                ),
+                advice=(
+                    "A few samples whose loss dwarfs the rest dominate the gradient: the loss can rise while "
+                    "accuracy rises, and training becomes unstable. Look at them first (samples.csv sorted by "
+                    "loss): they are usually mislabeled, corrupt or from another distribution. Fix or drop them, "
+                    "down-weight them (report.sample_weight()), or clip gradients (clipnorm=1.0 in the Keras optimizer)."
+                ),
+            )
+        )
+    columns = {"loss": loss, "is_high_loss": flagged}
+    metrics = {"high_loss": float(flagged.mean()), "loss_skew": skew}
+    return CheckResult(name=NAME, columns=columns, figures=figures, metrics=metrics, findings=findings)

@@ -1,13 +1,109 @@
-"""PLACEHOLDER — replaced wholesale by the issue that builds this check."""
+"""Leakage: test samples that duplicate (exactly or nearly) training samples."""
 
 from __future__ import annotations
 
-from .base import CheckInputs, CheckResult
+import numpy as np
+
+from ..neighbors import near_duplicate_threshold
+from ..rowhash import _canonical_bytes, row_hashes
+from .base import NEED_NEIGHBORS, NEED_TEST, CheckInputs, CheckResult, Finding
 
 NAME = "leakage"
-NEEDS: frozenset[str] = frozenset({"test"})
-METRICS = ("leakage",)
+NEEDS: frozenset[str] = frozenset({NEED_TEST, NEED_NEIGHBORS})
+METRICS = ("leakage", "leakage_count", "leakage_conflicts")
+
+MAX_LISTED = 50
 
 
-def run(inputs: CheckInputs) -> CheckResult:
-    return CheckResult(name=NAME, metrics={"leakage": 0.0})
+def exact_matches(train: np.ndarray, test: np.ndarray) -> np.ndarray:
+    """For each test row, the index of an identical training row, or -1.
+
+    Examples
+    --------
+    >>> exact_matches(np.array([[1, 2], [3, 4]]), np.array([[3, 4], [5, 6], [1, 2]])).tolist()
+    [1, -1, 0]
+    """
+    h_train = row_hashes(train)
+    h_test = row_hashes(test)
+    order = np.argsort(h_train, kind="stable")
+    sorted_h = h_train[order]
+    pos = np.searchsorted(sorted_h, h_test)
+    pos_ok = pos < len(sorted_h)
+    cand = np.full(len(test), -1, dtype=np.int64)
+    hit = np.zeros(len(test), dtype=bool)
+    hit[pos_ok] = sorted_h[pos[pos_ok]] == h_test[pos_ok]
+    cand[hit] = order[pos[hit]]
+    # Verify the bytes: a hash collision must never count as a leak.
+    rows = np.flatnonzero(hit)
+    if len(rows):
+        same = (_canonical_bytes(test[rows]) == _canonical_bytes(train[cand[rows]])).all(axis=1)
+        cand[rows[~same]] = -1
+    return cand
+
+
+def run(inputs: CheckInputs, *, factor: float = 0.05) -> CheckResult:
+    """Find test samples identical or nearly identical to a training sample."""
+    graph = inputs.neighbors
+    n_test = len(inputs.labels_test)
+    exact = exact_matches(inputs.raw, inputs.raw_test)
+    dist, idx = graph.query(inputs.features_test, k=1)
+    tau = near_duplicate_threshold(graph, factor)
+    near = (dist[:, 0] <= tau) & (exact < 0)
+    match = np.where(exact >= 0, exact, np.where(near, idx[:, 0], -1))
+    leaked = match >= 0
+    conflict = np.zeros(n_test, dtype=bool)
+    conflict[leaked] = inputs.labels[match[leaked]] != inputs.labels_test[leaked]
+    leaks_into_test = np.zeros(inputs.n_samples, dtype=bool)
+    leaks_into_test[match[leaked]] = True
+
+    def name(code: int):
+        return inputs.label_name(code) if code < inputs.n_classes else f"(unseen label {code})"
+
+    listed = np.r_[np.flatnonzero(conflict), np.flatnonzero(leaked & ~conflict)][:MAX_LISTED]
+    pairs = [
+        {
+            "test_index": int(t),
+            "train_index": int(match[t]),
+            "exact": bool(exact[t] >= 0),
+            "train_label": inputs.label_name(inputs.labels[match[t]]),
+            "test_label": name(int(inputs.labels_test[t])),
+            "conflict": bool(conflict[t]),
+        }
+        for t in listed
+    ]
+    figures = {
+        "n_test_samples": n_test,
+        "n_leaked": int(leaked.sum()),
+        "n_exact": int((exact >= 0).sum()),
+        "n_near": int(near.sum()),
+        "n_conflicting": int(conflict.sum()),
+        "leaked_fraction": round(float(leaked.mean()), 6),
+        "near_duplicate_threshold": round(tau, 6),
+        "pairs": pairs,
+    }
+    findings = []
+    if leaked.any():
+        findings.append(
+            Finding(
+                check=NAME,
+                severity="critical" if leaked.mean() >= 0.01 else "warning",
+                count=int(leaked.sum()),
+                message=(
+                    f"{int(leaked.sum())} test samples ({leaked.mean():.1%}) duplicate a training sample"
+                    + (f"; {int(conflict.sum())} of them with a different label" if conflict.any() else "")
+                ),
+                advice=(
+                    "Test samples the model has already seen inflate the test score: it measures memory, not "
+                    "generalisation. Remove them from the test set (or from training), and split by duplicate "
+                    "group from now on (report.clean_split() never puts a group on both sides). Pairs with "
+                    "different labels mean one of the two labels is wrong."
+                ),
+            )
+        )
+    columns = {"leaks_into_test": leaks_into_test}
+    metrics = {
+        "leakage": float(leaked.mean()),
+        "leakage_count": float(leaked.sum()),
+        "leakage_conflicts": float(conflict.sum()),
+    }
+    return CheckResult(name=NAME, columns=columns, figures=figures, metrics=metrics, findings=findings)

@@ -1,13 +1,76 @@
-"""PLACEHOLDER — replaced wholesale by the issue that builds this check."""
+"""Feature-space outliers, scored on the shared kNN graph."""
 
 from __future__ import annotations
 
-from .base import CheckInputs, CheckResult
+import numpy as np
+
+from .base import NEED_NEIGHBORS, CheckInputs, CheckResult, Finding
 
 NAME = "outliers"
-NEEDS: frozenset[str] = frozenset({"neighbors"})
-METRICS = ("outliers",)
+NEEDS: frozenset[str] = frozenset({NEED_NEIGHBORS})
+METRICS = ("outliers", "outliers_count")
 
 
-def run(inputs: CheckInputs) -> CheckResult:
-    return CheckResult(name=NAME, metrics={"outliers": 0.0})
+def knn_outlier_scores(indices: np.ndarray, distances: np.ndarray) -> np.ndarray:
+    """How much further a sample is from its neighbours than they are from theirs.
+
+    ``score_i = mean_kNN_distance_i / median_j(mean_kNN_distance_j)`` over i's neighbours j
+    (a local-density ratio, like LOF's): ~1 inside the data, large for a sample far from any
+    cluster, whatever the cluster's own density.
+
+    Examples
+    --------
+    >>> idx = np.array([[1, 2], [0, 2], [0, 1], [0, 1]])
+    >>> dist = np.array([[1.0, 1.0], [1.0, 1.0], [1.0, 1.0], [10.0, 10.0]])
+    >>> knn_outlier_scores(idx, dist).round(1).tolist()
+    [1.0, 1.0, 1.0, 10.0]
+    """
+    reach = distances.mean(axis=1).astype(np.float64)
+    ref = np.median(reach[indices], axis=1)
+    floor = max(float(np.median(reach)) * 1e-3, 1e-12)  # duplicates: distance 0
+    return reach / np.maximum(ref, floor)
+
+
+def outlier_threshold(scores: np.ndarray, minimum: float = 3.0) -> float:
+    """``max(minimum, Q3 + 3 * IQR)`` of the scores: far out, and at least three times as far."""
+    q1, q3 = np.quantile(scores, [0.25, 0.75])
+    return float(max(minimum, q3 + 3.0 * (q3 - q1)))
+
+
+def run(inputs: CheckInputs, *, minimum_ratio: float = 3.0) -> CheckResult:
+    """Flag samples much further from their neighbours than those neighbours are from theirs."""
+    graph = inputs.neighbors
+    scores = knn_outlier_scores(graph.indices, graph.distances)
+    threshold = outlier_threshold(scores, minimum_ratio)
+    flagged = scores > threshold
+    order = np.argsort(-scores, kind="stable")[:50]
+    figures = {
+        "threshold": round(threshold, 6),
+        "rule": f"score > max({minimum_ratio:g}, Q3 + 3 * IQR); score = mean kNN distance / neighbours' median",
+        "n_outliers": int(flagged.sum()),
+        "k": graph.k,
+        "worst": [
+            {"index": int(i), "label": inputs.label_name(inputs.labels[i]), "outlier_score": round(float(scores[i]), 6)}
+            for i in order
+            if flagged[i]
+        ],
+    }
+    findings = []
+    if flagged.any():
+        findings.append(
+            Finding(
+                check=NAME,
+                severity="warning" if flagged.mean() >= 0.01 else "info",
+                count=int(flagged.sum()),
+                message=f"{int(flagged.sum())} samples ({flagged.mean():.2%}) lie far from the rest of the data",
+                advice=(
+                    "Samples far from everything else are often broken inputs (wrong units, sensor glitches, "
+                    "corrupt images) or a distribution the model will not see again; a few of them can "
+                    "destabilise training. Inspect them (samples.csv sorted by outlier_score), fix or drop the "
+                    "broken ones; report.sample_weight() down-weights them."
+                ),
+            )
+        )
+    columns = {"outlier_score": scores, "is_outlier": flagged}
+    metrics = {"outliers": float(flagged.mean()), "outliers_count": float(flagged.sum())}
+    return CheckResult(name=NAME, columns=columns, figures=figures, metrics=metrics, findings=findings)
