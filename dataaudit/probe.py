@@ -74,7 +74,7 @@ def _builtin(name: str, n: int, random_state: int):
     if name == "hgb":
         return HistGradientBoostingClassifier(max_iter=100, early_stopping=n > 10_000, random_state=random_state)
     if name == "knn":
-        return make_pipeline(StandardScaler(), KNeighborsClassifier(n_neighbors=15, weights="distance"))
+        return make_pipeline(StandardScaler(), KNeighborsClassifier(n_neighbors=int(min(15, max(1, n // 3))), weights="distance"))
     if name == "mlp":
         return make_pipeline(
             StandardScaler(),
@@ -242,6 +242,9 @@ def run_probe(
     elif isinstance(model, str):
         name = _resolve_name(model, n)
         members = ("svm", "knn", "mlp") if name == "ensemble" else (name,)
+        if "svm" in members and 0 < counts[counts > 1].min(initial=n) < 6:
+            # Platt scaling cross-validates inside each training fold: too few members for it.
+            members = tuple(m for m in members if m != "svm") or ("logistic",)
         estimators = [_builtin(m, n, random_state) for m in members]
     elif _is_keras(model):
         keras_model = model

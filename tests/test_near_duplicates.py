@@ -1,0 +1,66 @@
+import numpy as np
+import pytest
+from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine
+
+import dataaudit
+from dataaudit.checks.duplicates import merge_groups
+from dataaudit.neighbors import build_neighbor_graph, near_duplicate_threshold
+
+
+def plant_near(X, y, n_pairs, seed=0, conflict=True):
+    rng = np.random.default_rng(seed)
+    src = rng.choice(len(X), n_pairs, replace=False)
+    jitter = rng.normal(0, 1e-3, size=(n_pairs, X.shape[1])) * (X.std(0) + 1e-9)
+    k = int(y.max()) + 1
+    new_y = (y[src] + 1) % k if conflict else y[src]
+    return np.r_[X, X[src] + jitter], np.r_[y, new_y], src
+
+
+@pytest.mark.parametrize("loader", [load_digits, load_breast_cancer, load_wine])
+def test_planted_conflicting_near_duplicates(loader):
+    X, y = loader(return_X_y=True)
+    n = len(y)
+    Xa, ya, src = plant_near(X, y, 15)
+    report = dataaudit.scan(Xa, ya, checks="duplicates")
+    s = report.samples
+    truth = np.zeros(len(ya), bool)
+    truth[src] = True
+    truth[n:] = True
+    flagged = s["is_conflicting_duplicate"].to_numpy()
+    assert (flagged & truth).sum() == truth.sum()
+    assert flagged.sum() <= truth.sum() + 2
+    g = s["duplicate_group"].to_numpy()
+    assert (g[src] == g[n:]).all() and (g[src] >= 0).all()
+    assert not s["is_exact_duplicate"][n:].any()
+
+
+@pytest.mark.parametrize("loader", [load_iris, load_wine, load_breast_cancer])
+def test_low_dimensional_real_data_has_few_false_duplicates(loader):
+    X, y = loader(return_X_y=True)
+    report = dataaudit.scan(X, y, checks="duplicates")
+    near_only = report.samples["is_near_duplicate"] & ~report.samples["is_exact_duplicate"]
+    assert near_only.sum() <= 2
+
+
+def test_groups_are_transitive_and_include_exact():
+    assert merge_groups(np.array([-1, 0, -1, 0, -1]), np.array([0, 2]), np.array([2, 3])).tolist() == [0, 0, 0, 0, -1]
+
+
+def test_ivf_path_matches_exact_on_duplicates():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(3000, 16)).astype(np.float32)
+    X[2900:] = X[:100] + 1e-4
+    exact = build_neighbor_graph(X, 5, method="exact")
+    ivf = build_neighbor_graph(X, 5, method="ivf", random_state=0)
+    assert ivf.method == "ivf" and 0 < ivf.recall <= 1
+    assert (ivf.indices[2900:, 0] == np.arange(100)).all()
+    assert (exact.indices[2900:, 0] == np.arange(100)).all()
+    again = build_neighbor_graph(X, 5, method="ivf", random_state=0)
+    np.testing.assert_array_equal(ivf.indices, again.indices)
+    assert near_duplicate_threshold(ivf) > 1e-3
+
+
+def test_threshold_option_overrides():
+    X, y = load_wine(return_X_y=True)
+    loose = dataaudit.scan(X, y, checks="duplicates", options={"duplicates": {"threshold": 1e9}})
+    assert loose.samples["is_near_duplicate"].all()

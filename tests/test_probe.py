@@ -1,0 +1,93 @@
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+from sklearn.linear_model import LogisticRegression
+
+import dataaudit
+from dataaudit.errors import UsageError
+from dataaudit.probe import cross_entropy, run_probe
+
+
+def _blobs(n=300, seed=0):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    X = (rng.normal(size=(n, 4)) + 3 * np.eye(3, 4)[y]).astype(np.float32)
+    return X, y
+
+
+@pytest.mark.parametrize("model", ["logistic", "hgb", "knn", "mlp", "ensemble", "auto"])
+def test_builtin_probes_are_out_of_sample_and_normalised(model):
+    X, y = _blobs()
+    res = run_probe(X, y, 3, model)
+    assert res.pred_probs.shape == (300, 3)
+    np.testing.assert_allclose(res.pred_probs.sum(axis=1), 1.0)
+    assert res.info["out_of_sample_accuracy"] > 0.85
+    np.testing.assert_allclose(res.loss, cross_entropy(res.pred_probs, y))
+
+
+def test_out_of_sample_means_memorising_model_cannot_cheat():
+    # 1-NN memorises its training set; in-sample it is always right, out of sample it is not.
+    from sklearn.neighbors import KNeighborsClassifier
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3)).astype(np.float32)
+    y = rng.integers(0, 2, 200)  # pure noise
+    res = run_probe(X, y, 2, KNeighborsClassifier(1))
+    assert res.info["out_of_sample_accuracy"] < 0.7
+
+
+def test_sklearn_instance_and_module_spec():
+    X, y = _blobs()
+    a = run_probe(X, y, 3, LogisticRegression(max_iter=500))
+    b = run_probe(X, y, 3, "sklearn.linear_model:LogisticRegression")
+    assert a.info["model"] == "LogisticRegression"
+    assert b.info["out_of_sample_accuracy"] > 0.85
+    with pytest.raises(UsageError, match="cannot be imported"):
+        run_probe(X, y, 3, "sklearn.linear_model:NoSuchThing")
+    with pytest.raises(UsageError, match="predict_proba"):
+        run_probe(X, y, 3, "sklearn.linear_model:LinearRegression")
+    with pytest.raises(UsageError, match="unknown built-in"):
+        run_probe(X, y, 3, "forest-of-dreams")
+
+
+def test_tiny_classes_adapt_folds_and_singletons_are_reported():
+    X, y = _blobs(120)
+    y = y.copy()
+    y[:2] = 3          # a class with two members: 2 folds
+    y[2] = 4           # a class with one member: cannot be cross-validated
+    res = run_probe(X, y, 5, "logistic")
+    assert res.info["n_folds"] == 2
+    assert res.info["uncrossvalidated"] == [2]
+    assert np.isfinite(res.pred_probs).all()
+    report = dataaudit.scan(X, y)
+    assert report.summary["probe"]["uncrossvalidated"] == [2]
+
+
+def test_seed_makes_probe_deterministic():
+    X, y = _blobs()
+    a = run_probe(X, y, 3, "auto", random_state=5)
+    b = run_probe(X, y, 3, "auto", random_state=5)
+    np.testing.assert_array_equal(a.pred_probs, b.pred_probs)
+
+
+def test_progress_reports_folds():
+    X, y = _blobs()
+    seen = []
+    run_probe(X, y, 3, "logistic", progress=seen.append)
+    assert len(seen) == 5 and "fold 5/5" in seen[-1]
+
+
+def test_auto_probe_beats_logistic_on_digits_noise():
+    X, y = load_digits(return_X_y=True)
+    rng = np.random.default_rng(0)
+    flip = rng.random(len(y)) < 0.1
+    noisy = np.where(flip, (y + rng.integers(1, 10, len(y))) % 10, y)
+    strong = dataaudit.scan(X, noisy, checks="label_issues").samples["is_label_issue"].to_numpy()
+    weak = dataaudit.scan(X, noisy, checks="label_issues", model="logistic").samples["is_label_issue"].to_numpy()
+
+    def f1(flags):
+        tp = (flags & flip).sum()
+        return 2 * tp / (flags.sum() + flip.sum())
+
+    assert f1(strong) > 0.85
+    assert f1(strong) > f1(weak)
