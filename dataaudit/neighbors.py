@@ -145,7 +145,8 @@ def build_neighbor_graph(
         index = faiss.IndexFlatL2(d)
         index.add(Z)
     elif method == "ivf":
-        n_cells = int(min(max(4 * np.sqrt(n), 16), n // 8 or 1))
+        # faiss wants at least 39 training points per cell.
+        n_cells = int(max(1, min(max(4 * np.sqrt(n), 16), n // 40)))
         quantizer = faiss.IndexFlatL2(d)
         index = faiss.IndexIVFFlat(quantizer, d, n_cells)
         index.cp.seed = int(random_state) % (2**31)

@@ -86,16 +86,22 @@ class Report:
         return _io.dumps_json(self.summary)
 
     # ------------------------------------------------------------------ remedies
-    def sample_weight(self, *, balance_classes: bool = False) -> np.ndarray:
-        """One weight per sample for ``fit(X, y, sample_weight=w)``; mean 1.
+    def sample_weight(self, *, balance_classes: bool = False, drop_flagged: bool = False) -> np.ndarray:
+        """One weight per sample for ``fit(X, y, sample_weight=w)``; mean 1 over non-zero weights.
 
         Parameters
         ----------
         balance_classes : bool, default False
             Also give every class the same total weight.
+        drop_flagged : bool, default False
+            Zero the flagged rows (label issues, minority labels of conflicting duplicates,
+            outliers) instead of down-weighting them.
+
+        See :mod:`dataaudit.remedies` for the formula.
         """
         return remedies.sample_weight(
-            self.samples, self._labels, len(self._classes), balance_classes=balance_classes
+            self.samples, self._labels, len(self._classes),
+            balance_classes=balance_classes, drop_flagged=drop_flagged,
         )
 
     def clean_split(self, test_size: float = 0.2, *, random_state: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -107,6 +113,31 @@ class Report:
             random_state=self._random_state if random_state is None else random_state,
         )
         return train, val
+
+    def excluded(self) -> np.ndarray:
+        """Indices of the rows a cleaned dataset leaves out (``split.npz["excluded"]``)."""
+        return np.flatnonzero(remedies.flagged_rows(self.samples, self._labels))
+
+    def clean_data(self, X, y=None, *, relabel: bool = False):
+        """``(X_clean, y_clean)``: the rows to train on, in input order.
+
+        Flagged rows are dropped; with ``relabel=True`` label issues are kept with their
+        ``suggested_label`` instead (conflicting-duplicate minorities and outliers are still
+        dropped). ``y`` defaults to the labels the report was made from.
+        """
+        y = self.samples["label"].to_numpy() if y is None else np.asarray(y)
+        if len(y) != len(self.samples) or len(X) != len(self.samples):
+            raise ValueError(f"X and y must have the report's {len(self.samples)} rows")
+        y = y.copy()
+        drop = remedies.flagged_rows(self.samples, self._labels)
+        if relabel and "is_label_issue" in self.samples:
+            issue = self.samples["is_label_issue"].to_numpy(bool)
+            y = y.astype(object) if y.dtype.kind in "US" else y
+            y[issue] = self.samples["suggested_label"].to_numpy()[issue]
+            drop = drop & ~issue
+        keep = np.flatnonzero(~drop)
+        X_clean = X.iloc[keep] if hasattr(X, "iloc") else np.asarray(X)[keep]
+        return X_clean, y[keep]
 
     # ------------------------------------------------------------------ files
     def save(self, directory: str | os.PathLike) -> list[str]:

@@ -1,0 +1,80 @@
+"""The Keras probe on a tiny model (skipped only when TensorFlow is not installed)."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+import dataaudit  # noqa: E402
+from dataaudit.errors import InputError  # noqa: E402
+from dataaudit.probe import run_probe  # noqa: E402
+
+
+def _data(n=300, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 4)).astype(np.float32)
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    return X, y
+
+
+def _model(n_out, activation):
+    m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(n_out, activation=activation)])
+    loss = "binary_crossentropy" if n_out == 1 else "sparse_categorical_crossentropy"
+    m.compile(optimizer=keras.optimizers.Adam(0.01), loss=loss)
+    return m
+
+
+@pytest.mark.parametrize("n_out, activation", [(1, "sigmoid"), (2, "softmax")])
+def test_keras_instance_heads(n_out, activation):
+    X, y = _data()
+    model = _model(n_out, activation)
+    before = [w.copy() for w in model.get_weights()]
+    res = run_probe(X, y, 2, model, epochs=15, batch_size=32)
+    assert res.pred_probs.shape == (300, 2)
+    np.testing.assert_allclose(res.pred_probs.sum(axis=1), 1, atol=1e-6)
+    assert res.info["out_of_sample_accuracy"] > 0.85
+    # The user's model is cloned, never trained in place.
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_keras_file_with_safe_mode_finds_flipped_labels(tmp_path, cli):
+    X, y = _data(400)
+    noisy = y.copy()
+    noisy[:20] = 1 - noisy[:20]
+    path = tmp_path / "probe.keras"
+    _model(1, "sigmoid").save(path)
+    report = dataaudit.scan(X, noisy, model=str(path), checks="label_issues", options={"probe": {"epochs": 20, "batch_size": 32}})
+    assert report.summary["probe"]["model"] == "keras:probe.keras"
+    assert report.samples["is_label_issue"][:20].sum() >= 12
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "y.npy", noisy)
+    r = cli("scan", tmp_path / "X.npy", tmp_path / "y.npy", "--model", path, "--checks", "label_issues", "-q", "--format", "json")
+    assert r.code == 0, r.err
+
+
+def test_keras_lambda_layer_is_refused(tmp_path):
+    inp = keras.Input((4,))
+    out = keras.layers.Dense(1, activation="sigmoid")(keras.layers.Lambda(lambda t: t * 2)(inp))
+    m = keras.Model(inp, out)
+    m.compile(loss="binary_crossentropy", optimizer="adam")
+    path = tmp_path / "lambda.keras"
+    m.save(path)
+    X, y = _data(50)
+    with pytest.raises(InputError, match="safe_mode"):
+        dataaudit.scan(X, y, model=str(path), checks="label_issues")
+
+
+def test_wrong_head_size_is_a_usage_error():
+    X, y = _data(60)
+    with pytest.raises(ValueError, match="outputs"):
+        run_probe(X, y, 2, _model(3, "softmax"), epochs=1)
+
+
+def test_import_dataaudit_does_not_import_tensorflow():
+    code = "import sys, dataaudit; dataaudit.scan; print('tensorflow' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
