@@ -112,7 +112,8 @@ def datasets(quick: bool):
     yield "make_classification 20k x 32, 5 classes", X, y, "symmetric"
     X, y = make_tabular(50_000, 64, n_classes=2, seed=2)
     yield "make_classification 50k x 64, binary", X, y, "symmetric"
-    yield "make_classification 50k x 64, binary", X, y, "class_conditional"
+    X, y = make_tabular(20_000, 32, n_classes=5, seed=1)
+    yield "make_classification 20k x 32, 5 classes", X, y, "class_conditional"
 
 
 def run(quick: bool = False) -> str:
