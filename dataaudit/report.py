@@ -141,8 +141,8 @@ class Report:
 
     # ------------------------------------------------------------------ files
     def save(self, directory: str | os.PathLike) -> list[str]:
-        """Write ``report.json``, ``samples.csv``, ``sample_weight.npy``, ``split.npz`` (and
-        ``report.html`` when available) into ``directory``, each atomically.
+        """Write ``report.json``, ``samples.csv``, ``sample_weight.npy``, ``split.npz`` and
+        ``report.html`` into ``directory``, each atomically.
 
         Only these files are replaced in an existing directory. Returns the paths written.
         """
@@ -168,6 +168,9 @@ class Report:
             _io.write_npy(path("sample_weight.npy"), self.sample_weight())
             train, val, excluded = remedies.clean_split(self.samples, self._labels, random_state=self._random_state)
             _io.write_npz(path("split.npz"), train=train, val=val, excluded=excluded)
+            from .render.html import render as render_html
+
+            _io.write_text(path("report.html"), render_html(self))
         except OSError as exc:
             raise OutputError(f"cannot write into '{directory}' ({exc.strerror or exc}): choose another --out") from None
         return written

@@ -32,21 +32,45 @@ def knn_outlier_scores(indices: np.ndarray, distances: np.ndarray) -> np.ndarray
 
 
 def outlier_threshold(scores: np.ndarray, minimum: float = 3.0) -> float:
-    """``max(minimum, Q3 + 3 * IQR)`` of the scores: far out, and at least three times as far."""
+    """``max(minimum, Q3 + 3 * IQR)`` of the scores: far out, and at least ``minimum`` times as far.
+
+    Examples
+    --------
+    >>> outlier_threshold(np.r_[np.ones(99), 50.0])
+    3.0
+    """
     q1, q3 = np.quantile(scores, [0.25, 0.75])
     return float(max(minimum, q3 + 3.0 * (q3 - q1)))
 
 
-def run(inputs: CheckInputs, *, minimum_ratio: float = 3.0) -> CheckResult:
-    """Flag samples much further from their neighbours than those neighbours are from theirs."""
+def run(inputs: CheckInputs, *, local_minimum: float = 3.0, global_minimum: float = 6.0) -> CheckResult:
+    """Flag samples far from their neighbourhood, or far from the data as a whole.
+
+    Two views, because each misses what the other sees: the *local* ratio
+    (:func:`knn_outlier_scores`) catches a sample far from a cluster whatever the cluster's
+    density, but not a small clump of outliers that are each other's neighbours; the
+    *global* ratio (mean kNN distance / its median over all samples) catches the clump.
+    ``outlier_score`` is the larger of the two ratios, each divided by its threshold:
+    above 1 means outlier.
+    """
     graph = inputs.neighbors
-    scores = knn_outlier_scores(graph.indices, graph.distances)
-    threshold = outlier_threshold(scores, minimum_ratio)
-    flagged = scores > threshold
+    local = knn_outlier_scores(graph.indices, graph.distances)
+    reach = graph.distances.mean(axis=1).astype(np.float64)
+    glob = reach / max(float(np.median(reach)), 1e-12)
+    t_local = outlier_threshold(local, local_minimum)
+    t_global = outlier_threshold(glob, global_minimum)
+    scores = np.maximum(local / t_local, glob / t_global)
+    flagged = scores > 1.0
+    threshold = 1.0
     order = np.argsort(-scores, kind="stable")[:50]
     figures = {
         "threshold": round(threshold, 6),
-        "rule": f"score > max({minimum_ratio:g}, Q3 + 3 * IQR); score = mean kNN distance / neighbours' median",
+        "rule": (
+            f"local ratio (mean kNN distance / neighbours' median) > max({local_minimum:g}, Q3 + 3 IQR), or "
+            f"global ratio (mean kNN distance / overall median) > max({global_minimum:g}, Q3 + 3 IQR)"
+        ),
+        "local_threshold": round(t_local, 6),
+        "global_threshold": round(t_global, 6),
         "n_outliers": int(flagged.sum()),
         "k": graph.k,
         "worst": [

@@ -1,0 +1,264 @@
+"""A self-contained HTML view of a report: no network, images embedded as base64 PNG.
+
+Rendering only: every number comes from ``report.summary`` or ``report.samples``; the
+tables select and order rows that the checks already flagged.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from typing import Any
+
+import numpy as np
+
+MAX_ROWS = 50
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;background:#f6f7f9;color:#1d2330}
+header{background:#1d2330;color:#fff;padding:18px 32px}header h1{margin:0;font-size:22px}
+header p{margin:4px 0 0;color:#c8cede}main{max-width:1180px;margin:0 auto;padding:16px 32px 48px}
+section{background:#fff;border:1px solid #e3e6eb;border-radius:8px;padding:16px 20px;margin:16px 0}
+h2{font-size:18px;margin:0 0 10px}table{border-collapse:collapse;width:100%;font-size:13px}
+th,td{border-bottom:1px solid #eceef2;padding:5px 8px;text-align:left;vertical-align:middle}
+th{background:#f0f2f5;cursor:pointer;user-select:none}td.num,th.num{text-align:right}
+.sev{font-weight:600;border-radius:4px;padding:2px 6px;font-size:12px}
+.critical{background:#fde2e1;color:#a4161a}.warning{background:#fff3cd;color:#8a6100}.info{background:#e1f0fb;color:#0b5c8e}
+.advice{color:#4a5263;font-size:13px;margin-top:3px}.grid{display:flex;flex-wrap:wrap;gap:16px}
+.grid>div{flex:1 1 420px}.kpi{display:inline-block;margin:0 24px 8px 0}.kpi b{display:block;font-size:20px}
+img.thumb{image-rendering:pixelated;width:48px;height:48px;border:1px solid #ccd}
+img.plot{max-width:100%}.muted{color:#7a8294}
+"""
+_JS = """
+document.querySelectorAll('table.sortable th').forEach(function(th){th.addEventListener('click',function(){
+var t=th.closest('table'),i=Array.prototype.indexOf.call(th.parentNode.children,th),b=t.tBodies[0],
+r=Array.from(b.rows),asc=th.dataset.asc!=='1';th.dataset.asc=asc?'1':'0';
+r.sort(function(a,c){var x=a.cells[i].dataset.v||a.cells[i].textContent,y=c.cells[i].dataset.v||c.cells[i].textContent,
+nx=parseFloat(x),ny=parseFloat(y);var v=(!isNaN(nx)&&!isNaN(ny))?nx-ny:x.localeCompare(y);return asc?v:-v;});
+r.forEach(function(x){b.appendChild(x);});});});
+"""
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _png(fig) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=96, bbox_inches="tight", metadata={"Software": None})
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _figure(width=6.0, height=3.0):
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(width, height))
+    return fig, ax
+
+
+def _class_chart(summary) -> str | None:
+    classes = summary["dataset"]["classes"][:40]
+    if not classes:
+        return None
+    fig, ax = _figure(6, 2.6 + 0.0 * len(classes))
+    names = [str(c["label"]) for c in classes]
+    ax.bar(range(len(names)), [c["count"] for c in classes], color="#4a7bd0")
+    ax.set_xticks(range(len(names)), names, rotation=45 if len(names) > 8 else 0, ha="right" if len(names) > 8 else "center")
+    ax.set_ylabel("samples")
+    ax.set_title("Samples per class")
+    return _png(fig)
+
+
+def _loss_chart(hl) -> str | None:
+    if not hl or "histogram" not in hl:
+        return None
+    edges = np.asarray(hl["histogram"]["edges"])
+    counts = np.asarray(hl["histogram"]["counts"])
+    fig, ax = _figure(6, 2.6)
+    ax.bar(edges[:-1], counts, width=np.diff(edges), align="edge", color="#7a8294")
+    ax.axvline(hl["threshold"], color="#c0392b", linestyle="--", label=f"high-loss cut {hl['threshold']:.2f}")
+    ax.set_yscale("log")
+    ax.set_xlabel("out-of-sample cross-entropy of the given label")
+    ax.set_ylabel("samples (log)")
+    ax.set_title("Per-sample loss")
+    ax.legend()
+    return _png(fig)
+
+
+def _confusion_chart(li) -> str | None:
+    conf = (li or {}).get("confusion") or {}
+    matrix = conf.get("given_vs_suggested")
+    if not matrix or not np.asarray(matrix).sum():
+        return None
+    m = np.asarray(matrix)
+    labels = [str(x) for x in conf["labels"]]
+    size = max(3.0, 0.35 * len(labels) + 1.5)
+    fig, ax = _figure(size + 1, size)
+    im = ax.imshow(m, cmap="Reds")
+    ax.set_xticks(range(len(labels)), labels, rotation=90 if len(labels) > 6 else 0)
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("suggested label")
+    ax.set_ylabel("given label")
+    ax.set_title("Label issues: given vs suggested")
+    if len(labels) <= 12:
+        for (i, j), v in np.ndenumerate(m):
+            if v:
+                ax.text(j, i, str(v), ha="center", va="center", fontsize=8)
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    return _png(fig)
+
+
+class _Thumbs:
+    """Small PNG thumbnails of image samples (min-max scaled per image)."""
+
+    def __init__(self, raw, sample_shape):
+        self.raw = raw
+        self.shape = tuple(sample_shape)
+        self.ok = raw is not None and len(self.shape) in (2, 3) and (len(self.shape) == 2 or self.shape[-1] in (1, 3, 4))
+
+    def __call__(self, index: int) -> str:
+        if not self.ok:
+            return ""
+        import matplotlib.image as mpimg
+
+        img = np.asarray(self.raw[int(index)], dtype=np.float64).reshape(self.shape)
+        if img.ndim == 3 and img.shape[-1] == 1:
+            img = img[..., 0]
+        lo, hi = np.nanmin(img), np.nanmax(img)
+        img = np.nan_to_num((img - lo) / (hi - lo) if hi > lo else np.zeros_like(img))
+        buf = io.BytesIO()
+        mpimg.imsave(buf, img, cmap="gray_r" if img.ndim == 2 else None, format="png", metadata={"Software": None})
+        data = base64.b64encode(buf.getvalue()).decode("ascii")
+        return f'<img class="thumb" alt="sample {int(index)}" src="data:image/png;base64,{data}">'
+
+
+def _table(headers: list[str], rows: list[list[Any]], numeric: set[int] = frozenset()) -> str:
+    head = "".join(f'<th class="{"num" if i in numeric else ""}">{_e(h)}</th>' for i, h in enumerate(headers))
+    body = []
+    for row in rows:
+        cells = []
+        for i, v in enumerate(row):
+            if isinstance(v, tuple):  # (html, sort value)
+                cells.append(f'<td data-v="{_e(v[1])}">{v[0]}</td>')
+            elif isinstance(v, float):
+                cells.append(f'<td class="num">{v:.4g}</td>')
+            else:
+                cells.append(f'<td class="{"num" if i in numeric else ""}">{_e(v)}</td>')
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f'<table class="sortable"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+
+
+def render(report) -> str:
+    """The report as one self-contained HTML page."""
+    s = report.summary
+    samples = report.samples
+    d = s["dataset"]
+    thumb = _Thumbs(getattr(report, "_raw", None), getattr(report, "_sample_shape", ()))
+    parts: list[str] = []
+
+    # Overview and findings.
+    kpis = [("samples", f"{d['n_samples']:,}"), ("features", f"{d['n_features']:,}"), ("classes", d["n_classes"])]
+    for key, label, fmt in (("label_issues", "label issues", "{:.1%}"), ("conflicting_duplicates", "in conflicting duplicates", "{:.1%}"),
+                            ("accuracy_ceiling", "accuracy ceiling", "{:.2%}"), ("majority_baseline", "majority baseline", "{:.1%}"),
+                            ("outliers", "outliers", "{:.2%}"), ("leakage", "test leaked", "{:.1%}")):
+        if key in s.get("metrics", {}):
+            kpis.append((label, fmt.format(s["metrics"][key])))
+    kpi_html = "".join(f'<span class="kpi"><b>{_e(v)}</b>{_e(k)}</span>' for k, v in kpis)
+    probe = s.get("probe")
+    probe_html = ""
+    if probe:
+        acc = probe.get("out_of_sample_accuracy")
+        probe_html = f'<p class="muted">Probe: {_e(probe.get("model"))}' + (
+            f", {probe['n_folds']}-fold out-of-sample, accuracy {acc:.1%}" if probe.get("n_folds") and acc is not None else "") + "</p>"
+    parts.append(f"<section><h2>Overview</h2>{kpi_html}{probe_html}</section>")
+    rows = []
+    for f in s["findings"]:
+        rows.append(
+            f'<tr><td><span class="sev {_e(f["severity"])}">{_e(f["severity"])}</span></td><td>{_e(f["check"])}</td>'
+            f'<td class="num">{int(f["count"])}</td><td>{_e(f["message"])}<div class="advice">{_e(f["advice"])}</div></td></tr>'
+        )
+    findings = ("<table><thead><tr><th>severity</th><th>check</th><th class=num>count</th><th>what, and what to do</th></tr></thead>"
+                f"<tbody>{''.join(rows)}</tbody></table>") if rows else "<p>No problems found.</p>"
+    parts.append(f"<section><h2>Findings</h2>{findings}</section>")
+
+    # Plots.
+    plots = [p for p in (_class_chart(s), _loss_chart(s.get("high_loss")), _confusion_chart(s.get("label_issues"))) if p]
+    if plots:
+        parts.append("<section><h2>Distributions</h2><div class=grid>" + "".join(
+            f'<div><img class="plot" alt="plot" src="{p}"></div>' for p in plots) + "</div></section>")
+
+    def sample_cells(i):
+        cells = [(str(int(i)), int(i))]
+        if thumb.ok:
+            cells.append((thumb(i), int(i)))
+        return cells
+
+    img_head = ["image"] if thumb.ok else []
+
+    if "is_label_issue" in samples:
+        idx = np.flatnonzero(samples["is_label_issue"].to_numpy())
+        idx = idx[np.argsort(samples["label_quality"].to_numpy()[idx], kind="stable")][:MAX_ROWS]
+        rows = [sample_cells(i) + [samples["label"].iat[i], samples["suggested_label"].iat[i], float(samples["label_quality"].iat[i]),
+                                   float(samples["loss"].iat[i]) if "loss" in samples else ""] for i in idx]
+        parts.append(f"<section><h2>Likely mislabeled ({int(samples['is_label_issue'].sum())}, worst first)</h2>"
+                     + (_table(["index", *img_head, "given label", "suggested label", "label quality", "loss"], rows) if rows else "<p>None.</p>")
+                     + "</section>")
+    dup = s.get("duplicates")
+    if dup and dup.get("conflicting_groups"):
+        rows = []
+        for g in dup["conflicting_groups"][:MAX_ROWS]:
+            members = g["indices"][:6]
+            if thumb.ok:
+                pics = "".join(
+                    f'<span style="display:inline-block;text-align:center;margin-right:6px">{thumb(i)}<br>'
+                    f'<small>#{int(i)}: {_e(samples["label"].iat[int(i)])}</small></span>' for i in members)
+            else:
+                pics = ", ".join(f"#{int(i)}: {_e(samples['label'].iat[int(i)])}" for i in members)
+            counts = ", ".join(f"{_e(k)} x{v}" for k, v in g["label_counts"].items())
+            rows.append([(str(g["group"]), g["group"]), (str(g["size"]), g["size"]), (pics, g["size"]), counts, g["majority_label"],
+                         "exact" if g.get("exact") else "near"])
+        parts.append(f"<section><h2>Duplicates with conflicting labels ({dup['n_conflicting_groups']} groups; "
+                     f"accuracy ceiling {dup['accuracy_ceiling']:.2%})</h2>"
+                     + _table(["group", "size", "members (label)", "labels", "majority", "kind"], rows) + "</section>")
+    if "is_outlier" in samples:
+        idx = np.flatnonzero(samples["is_outlier"].to_numpy())
+        idx = idx[np.argsort(-samples["outlier_score"].to_numpy()[idx], kind="stable")][:MAX_ROWS]
+        rows = [sample_cells(i) + [samples["label"].iat[i], float(samples["outlier_score"].iat[i])] for i in idx]
+        parts.append(f"<section><h2>Outliers ({int(samples['is_outlier'].sum())})</h2>"
+                     + (_table(["index", *img_head, "label", "outlier score"], rows) if rows else "<p>None.</p>") + "</section>")
+    if "is_high_loss" in samples:
+        idx = np.flatnonzero(samples["is_high_loss"].to_numpy())
+        idx = idx[np.argsort(-samples["loss"].to_numpy()[idx], kind="stable")][:MAX_ROWS]
+        rows = [sample_cells(i) + [samples["label"].iat[i], float(samples["loss"].iat[i])] for i in idx]
+        parts.append(f"<section><h2>Highest losses ({int(samples['is_high_loss'].sum())})</h2>"
+                     + (_table(["index", *img_head, "label", "loss"], rows) if rows else "<p>None.</p>") + "</section>")
+    lk = s.get("leakage")
+    if lk:
+        rows = []
+        for p in lk["pairs"][:MAX_ROWS]:
+            rows.append([p["test_index"], (thumb(p["train_index"]) if thumb.ok else "", p["train_index"]), p["train_index"],
+                         p["train_label"], p["test_label"], "exact" if p["exact"] else "near", "yes" if p["conflict"] else ""])
+        parts.append(f"<section><h2>Leakage: {lk['n_leaked']} of {lk['n_test_samples']} test samples duplicate training samples</h2>"
+                     + (_table(["test index", "training image" if thumb.ok else "", "training index", "training label", "test label",
+                                "kind", "labels differ"], rows) if rows else "<p>None.</p>") + "</section>")
+    cb = s.get("class_balance")
+    if cb:
+        rows = [[str(c["label"]), (str(c["count"]), c["count"]), f"{c['fraction']:.2%}", c["weight_balanced"], c["weight_effective_number"],
+                 "rare" if c["is_rare"] else ""] for c in cb["classes"][:200]]
+        parts.append("<section><h2>Classes and suggested class weights</h2>"
+                     + _table(["label", "count", "fraction", "class_weight (balanced)", "effective-number", ""], rows) + "</section>")
+
+    title = f"dataaudit report: {d['n_samples']:,} samples, {d['n_classes']} classes"
+    checks = ", ".join(s.get("checks_run", []))
+    return (
+        "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
+        f"<meta name=viewport content='width=device-width,initial-scale=1'><title>{_e(title)}</title><style>{_CSS}</style></head>"
+        f"<body><header><h1>{_e(title)}</h1><p>checks: {_e(checks)} · schema {_e(s['schema_version'])}</p></header>"
+        f"<main>{''.join(parts)}</main><script>{_JS}</script></body></html>\n"
+    )
