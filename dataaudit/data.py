@@ -509,7 +509,7 @@ def prepare(X: Any, y: Any = None) -> Dataset:
     >>> import numpy as np
     >>> from dataaudit.data import prepare
     >>> ds = prepare(np.zeros((4, 2, 2)), np.array(["a", "b", "a", "b"]))
-    >>> ds.n_samples, ds.n_features, list(ds.classes)
+    >>> ds.n_samples, ds.n_features, ds.classes.tolist()
     (4, 4, ['a', 'b'])
     """
     notes: list[str] = []

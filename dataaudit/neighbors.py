@@ -193,7 +193,7 @@ def build_neighbor_graph(
     return NeighborGraph(indices, distances, method=method, recall=recall, _index=index, _mean=mean, _scale=scale)
 
 
-def near_duplicate_threshold(graph: NeighborGraph, factor: float = 0.05) -> float:
+def near_duplicate_threshold(graph: NeighborGraph, factor: float = 0.1) -> float:
     """Distance under which two samples are near duplicates: ``factor`` x the median
     distance of a sample to its nearest non-identical neighbour.
 
@@ -203,8 +203,8 @@ def near_duplicate_threshold(graph: NeighborGraph, factor: float = 0.05) -> floa
     Examples
     --------
     >>> g = NeighborGraph(np.zeros((4, 1), int), np.array([[0.0], [2.0], [2.0], [4.0]], np.float32))
-    >>> near_duplicate_threshold(g)
-    0.1
+    >>> round(near_duplicate_threshold(g), 6)
+    0.2
     """
     d = graph.distances
     positive = np.where(d > 0, d, np.inf).min(axis=1)

@@ -40,7 +40,7 @@ def effective_number_weights(counts: np.ndarray, beta: float = 0.999) -> np.ndar
     Examples
     --------
     >>> effective_number_weights(np.array([900, 100]), beta=0.99).round(3).tolist()
-    [0.909, 1.818]
+    [0.945, 1.491]
     """
     if not 0.0 <= beta < 1.0:
         raise ValueError("beta must be in [0, 1)")

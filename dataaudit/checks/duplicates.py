@@ -101,7 +101,7 @@ def merge_groups(exact: np.ndarray, pairs_i: np.ndarray, pairs_j: np.ndarray) ->
     return renumber_by_first_appearance(group)
 
 
-def run(inputs: CheckInputs, *, threshold: float | None = None, factor: float = 0.05) -> CheckResult:
+def run(inputs: CheckInputs, *, threshold: float | None = None, factor: float = 0.1) -> CheckResult:
     """Find exact and near duplicates and the groups among them with conflicting labels.
 
     Parameters
@@ -110,7 +110,7 @@ def run(inputs: CheckInputs, *, threshold: float | None = None, factor: float = 
         Distance (standardised features) under which two samples are near duplicates.
         Default: ``factor`` x the median distance to the nearest non-identical neighbour
         (see :func:`dataaudit.neighbors.near_duplicate_threshold`).
-    factor : float, default 0.05
+    factor : float, default 0.1
     """
     n = inputs.n_samples
     exact = exact_groups(inputs.raw)

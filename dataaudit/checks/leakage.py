@@ -41,7 +41,7 @@ def exact_matches(train: np.ndarray, test: np.ndarray) -> np.ndarray:
     return cand
 
 
-def run(inputs: CheckInputs, *, factor: float = 0.05) -> CheckResult:
+def run(inputs: CheckInputs, *, factor: float = 0.1) -> CheckResult:
     """Find test samples identical or nearly identical to a training sample."""
     graph = inputs.neighbors
     n_test = len(inputs.labels_test)
