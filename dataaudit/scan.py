@@ -83,7 +83,8 @@ def scan(
         All randomness; the same seed gives the same report.
     options : dict, optional
         Per-check options, e.g. ``{"class_balance": {"beta": 0.99}}``; ``"probe"`` holds probe
-        options (``epochs``, ``batch_size`` for Keras models).
+        options: ``passes`` (default 2, 1 for Keras: refit the probe without the samples the
+        first pass flagged), ``epochs`` and ``batch_size`` for Keras models.
     fail_on : str, optional
         A gate such as ``"label_issues>0.05,conflicting_duplicates>0"``; the result is in
         ``report.summary["gate"]``.
@@ -158,10 +159,7 @@ def scan(
         if given_probs is not None:
             probe_result = probe.from_pred_probs(given_probs, dataset.labels)
         else:
-            probe_result = probe.run_probe(
-                dataset.features, dataset.labels, dataset.n_classes, model,
-                random_state=random_state, progress=say, **probe_options,
-            )
+            probe_result = _probe_with_refit(dataset, model, random_state, say, probe_options)
         inputs.pred_probs = probe_result.pred_probs
         inputs.loss = probe_result.loss
         inputs.probe_info = probe_result.info
@@ -178,6 +176,38 @@ def scan(
         results.append(REGISTRY[name].run(inputs, **dict(options.get(name, {}))))
 
     return _assemble(dataset, test, results, skipped, inputs, probe_result, conditions, random_state)
+
+
+#: A refit pass is only worth its time when the first pass flags at least this fraction.
+REFIT_MIN_FLAGGED = 0.01
+
+
+def _probe_with_refit(dataset, model, random_state, say, probe_options) -> probe.ProbeResult:
+    """Run the probe; then refit it ``passes - 1`` times with the samples confident
+    learning flagged left out of training (see :mod:`dataaudit.probe`)."""
+    options = dict(probe_options)
+    passes = options.pop("passes", None)
+    if passes is None:
+        passes = 1 if probe.is_keras_spec(model) else 2
+    if not isinstance(passes, int) or isinstance(passes, bool) or passes < 1:
+        raise UsageError(f"probe option 'passes' must be a whole number >= 1, not {passes!r}")
+    from .checks.label_issues import find_issues
+
+    features, labels, k = dataset.features, dataset.labels, dataset.n_classes
+    result = probe.run_probe(features, labels, k, model, random_state=random_state, progress=say, **options)
+    done = 1
+    while done < passes:
+        flagged = find_issues(labels, result.pred_probs)
+        if flagged.mean() < REFIT_MIN_FLAGGED:
+            break
+        if say:
+            say(f"probe pass {done + 1}: refitting without the {int(flagged.sum())} samples flagged so far")
+        result = probe.run_probe(
+            features, labels, k, model, random_state=random_state, progress=say, exclude=flagged, **options
+        )
+        done += 1
+    result.info["passes"] = done
+    return result
 
 
 def _assemble(dataset, test, results, extra_findings, inputs, probe_result, conditions, random_state) -> Report:

@@ -27,6 +27,29 @@ def confused_pairs(given: np.ndarray, suggested: np.ndarray, flagged: np.ndarray
     return [(int(uniq[i] // n_classes), int(uniq[i] % n_classes), int(cnt[i])) for i in order]
 
 
+def find_issues(labels: np.ndarray, pred_probs: np.ndarray, *, filter_by: str = "prune_by_noise_rate") -> np.ndarray:
+    """Confident learning's verdict per sample: cleanlab's ``find_label_issues`` on the
+    classes present in ``labels`` (cleanlab needs every column's class to occur).
+
+    Examples
+    --------
+    >>> probs = np.array([[0.9, 0.1]] * 5 + [[0.1, 0.9]] * 5)
+    >>> find_issues(np.array([0, 0, 0, 0, 1, 1, 1, 1, 1, 1]), probs).nonzero()[0].tolist()
+    [4]
+    """
+    from cleanlab.filter import find_label_issues
+
+    k = pred_probs.shape[1]
+    present = np.flatnonzero(np.bincount(labels, minlength=k) > 0)
+    if len(present) < 2:
+        return np.zeros(len(labels), dtype=bool)
+    remap = np.full(k, -1)
+    remap[present] = np.arange(len(present))
+    sub = pred_probs[:, present]
+    sub = sub / np.maximum(sub.sum(axis=1, keepdims=True), 1e-12)
+    return np.asarray(find_label_issues(remap[labels], sub, filter_by=filter_by, n_jobs=1), dtype=bool)
+
+
 def run(inputs: CheckInputs, *, filter_by: str = "prune_by_noise_rate") -> CheckResult:
     """Flag samples whose given label is likely wrong.
 
@@ -35,25 +58,13 @@ def run(inputs: CheckInputs, *, filter_by: str = "prune_by_noise_rate") -> Check
     probability of the given label, 0..1, low = likely wrong); ``suggested_label`` the most
     likely label under the probe.
     """
-    from cleanlab.filter import find_label_issues
     from cleanlab.rank import get_label_quality_scores
 
     labels = inputs.labels
     probs = inputs.pred_probs
     n, k = inputs.n_samples, inputs.n_classes
     predicted = probs.argmax(axis=1)
-    present = np.flatnonzero(np.bincount(labels, minlength=k) > 0)
-    if len(present) < 2:
-        flagged = np.zeros(n, dtype=bool)
-    else:
-        # cleanlab needs every class present: work on the present classes only.
-        remap = np.full(k, -1)
-        remap[present] = np.arange(len(present))
-        sub = probs[:, present]
-        sub = sub / np.maximum(sub.sum(axis=1, keepdims=True), 1e-12)
-        flagged = np.asarray(
-            find_label_issues(remap[labels], sub, filter_by=filter_by, n_jobs=1), dtype=bool
-        )
+    flagged = find_issues(labels, probs, filter_by=filter_by)
     quality = np.asarray(get_label_quality_scores(labels, probs, method="self_confidence"), dtype=float)
     # A flagged sample's suggestion is never its own label.
     masked = probs.copy()
