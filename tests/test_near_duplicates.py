@@ -64,3 +64,20 @@ def test_threshold_option_overrides():
     X, y = load_wine(return_X_y=True)
     loose = dataaudit.scan(X, y, checks="duplicates", options={"duplicates": {"threshold": 1e9}})
     assert loose.samples["is_near_duplicate"].all()
+
+
+def test_near_duplicates_closer_than_float32_rounding_are_found():
+    # Copies a hair apart (1e-4 on features of magnitude ~10): faiss's float32 distance comes
+    # out as exactly 0 for many of them; they are near duplicates all the same.
+    rng = np.random.default_rng(0)
+    centers = rng.normal(0, 3, size=(32, 64))
+    X = (centers[rng.integers(0, 32, 3000)] + rng.normal(size=(3000, 64))).astype(np.float32)
+    src = rng.choice(1500, 30, replace=False)
+    dst = 1500 + rng.choice(1500, 30, replace=False)
+    X[dst] = X[src] + rng.normal(0, 1e-4, size=(30, 64)).astype(np.float32)
+    y = rng.integers(0, 2, 3000)
+    s = dataaudit.scan(X, y, checks="duplicates").samples
+    group = s["duplicate_group"].to_numpy()
+    assert (group[src] >= 0).all() and (group[src] == group[dst]).all()
+    assert s["is_near_duplicate"].to_numpy()[dst].all()
+    assert not s["is_exact_duplicate"].to_numpy()[dst].any()

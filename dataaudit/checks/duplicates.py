@@ -116,9 +116,13 @@ def run(inputs: CheckInputs, *, threshold: float | None = None, factor: float = 
     exact = exact_groups(inputs.raw)
     graph = inputs.neighbors
     tau = near_duplicate_threshold(graph, factor) if threshold is None else float(threshold)
-    close = (graph.distances <= tau) & (graph.distances > 0) if tau > 0 else np.zeros(graph.distances.shape, bool)
+    # No "distance > 0" test: faiss computes |x|^2 + |y|^2 - 2xy in float32, so two samples a
+    # hair apart can come out at exactly 0. Identical rows are told apart by hashing instead.
+    close = graph.distances <= tau if tau > 0 else np.zeros(graph.distances.shape, bool)
     pi, pj = np.nonzero(close)
     pj = graph.indices[pi, pj]
+    identical = (exact[pi] >= 0) & (exact[pi] == exact[pj])
+    pi, pj = pi[~identical], pj[~identical]
     is_near = np.zeros(n, dtype=bool)
     is_near[pi] = True
     is_near[pj] = True
