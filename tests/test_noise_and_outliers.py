@@ -87,3 +87,30 @@ def test_given_pred_probs_skip_the_probe():
     assert report.summary["probe"]["model"] == "given pred_probs"
     assert set(np.flatnonzero(report.samples["is_label_issue"])) == {3, 60}
     assert report.samples["suggested_label"][3] == 1
+
+
+def _far_rows(rng, n_rows, d):
+    return rng.choice([-1.0, 1.0], size=(n_rows, d)) * rng.uniform(8, 12, size=(n_rows, d))
+
+
+def test_rare_value_in_sparse_feature_is_not_an_outlier():
+    # Image-like data: two border pixels lit in a single image. Standardised, those values
+    # sit ~40 standard deviations out; they must not make an ordinary sample an outlier.
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(1500, 20))
+    X[:, :2] = 0.0
+    X[7, :2] = 5.0
+    X = np.vstack([X, _far_rows(rng, 5, 20)])
+    flagged = dataaudit.scan(X, rng.integers(0, 2, len(X)), checks="outliers").samples["is_outlier"].to_numpy()
+    assert not flagged[7]
+    assert flagged[-5:].all()
+
+
+def test_glitch_in_one_continuous_feature_is_an_outlier():
+    # A sensor glitch: one value of one continuous feature is absurd. Only that row is flagged.
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(3000, 64))
+    X[11, 5] = 1e4
+    flagged = dataaudit.scan(X, rng.integers(0, 2, len(X)), checks="outliers").samples["is_outlier"].to_numpy()
+    assert flagged[11]
+    assert flagged.sum() == 1
