@@ -1,11 +1,7 @@
 """The shared k-nearest-neighbour graph, built once per scan, and near-duplicate distances.
 
 Distances are Euclidean on standardised features (each feature scaled to unit variance), so
-no single large-valued feature dominates. In a *sparse* feature (at least half of the values
-identical: a border pixel, a rare category) the few other values are clipped at
-+-``SPARSE_CLIP`` standard deviations: a pixel lit in one image of 1,800 would otherwise sit
-40 standard deviations out and make an ordinary image look far from everything. Continuous
-features are not clipped, so a sample that is far out in a single one (a sensor glitch) still is. Search uses faiss (a maintained C++ library with
+no single large-valued feature dominates. Search uses faiss (a maintained C++ library with
 BLAS-backed exact search and inverted-file approximate search):
 
 - ``n <= 20,000``: exact search (``IndexFlatL2``);
@@ -55,7 +51,6 @@ class NeighborGraph:
     _index: Any = field(default=None, repr=False)
     _mean: np.ndarray | None = field(default=None, repr=False)
     _scale: np.ndarray | None = field(default=None, repr=False)
-    _clip: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def k(self) -> int:
@@ -63,7 +58,7 @@ class NeighborGraph:
 
     def standardize(self, features: np.ndarray) -> np.ndarray:
         """Scale other samples (e.g. a test split) exactly as the graph's samples were."""
-        return _standardized(np.asarray(features, dtype=np.float32), self._mean, self._scale, self._clip)
+        return ((np.asarray(features, dtype=np.float32) - self._mean) / self._scale).astype(np.float32)
 
     def query(self, features: np.ndarray, k: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` nearest graph samples of other samples: ``(distances, indices)``."""
@@ -76,29 +71,6 @@ class NeighborGraph:
         if self.recall is not None:
             out["recall_at_k"] = round(self.recall, 4)
         return out
-
-
-#: Standardised values of sparse features are clipped to [-SPARSE_CLIP, SPARSE_CLIP].
-SPARSE_CLIP = 5.0
-#: Rows read (evenly spaced) to decide which features are sparse.
-_SPARSITY_ROWS = 100_000
-
-
-def clip_bounds(features: np.ndarray) -> np.ndarray:
-    """Per-feature bound on the standardised value: ``SPARSE_CLIP`` for features whose median
-    absolute deviation is 0 (half the values or more identical), ``inf`` for the others.
-
-    Examples
-    --------
-    >>> X = np.array([[0, 1.0], [0, 2.0], [0, 3.0], [9, 4.0]], dtype=np.float32)
-    >>> clip_bounds(X).tolist()
-    [5.0, inf]
-    """
-    n = features.shape[0]
-    rows = np.unique(np.linspace(0, n - 1, min(n, _SPARSITY_ROWS)).astype(np.int64))
-    sample = np.asarray(features[rows], dtype=np.float32)
-    mad = np.median(np.abs(sample - np.median(sample, axis=0)), axis=0)
-    return np.where(mad == 0, SPARSE_CLIP, np.inf).astype(np.float32)
 
 
 def standardize_params(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -116,12 +88,10 @@ def standardize_params(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean.astype(np.float32), std.astype(np.float32)
 
 
-def _standardized(features: np.ndarray, mean: np.ndarray, scale: np.ndarray, clip: np.ndarray | None = None) -> np.ndarray:
+def _standardized(features: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
     out = np.empty(features.shape, dtype=np.float32)
     for s in range(0, features.shape[0], _CHUNK):
         out[s : s + _CHUNK] = (features[s : s + _CHUNK] - mean) / scale
-        if clip is not None:
-            np.clip(out[s : s + _CHUNK], -clip, clip, out=out[s : s + _CHUNK])
     return out
 
 
@@ -167,8 +137,7 @@ def build_neighbor_graph(
     n, d = features.shape
     k = int(max(1, min(k, n - 1)))
     mean, scale = standardize_params(features)
-    clip = clip_bounds(features)
-    Z = _standardized(features, mean, scale, clip)
+    Z = _standardized(features, mean, scale)
     if method == "auto":
         method = "exact" if n <= EXACT_MAX else "ivf"
     recall = None
@@ -221,7 +190,7 @@ def build_neighbor_graph(
     finite = np.isfinite(distances)
     if not finite.all():
         distances[~finite] = distances[finite].max() if finite.any() else 0.0
-    return NeighborGraph(indices, distances, method=method, recall=recall, _index=index, _mean=mean, _scale=scale, _clip=clip)
+    return NeighborGraph(indices, distances, method=method, recall=recall, _index=index, _mean=mean, _scale=scale)
 
 
 def near_duplicate_threshold(graph: NeighborGraph, factor: float = 0.1) -> float:
