@@ -66,7 +66,7 @@ def run_dataaudit(X, y, seed):
         "conflict": s["is_conflicting_duplicate"].to_numpy(bool),
         "exact": s["is_exact_duplicate"].to_numpy(bool),
         "outlier": s["is_outlier"].to_numpy(bool),
-        "predicted": report.samples["predicted_label"].to_numpy(),
+        "predicted": s["predicted_label"].to_numpy(),
     }
     return flags, seconds
 
