@@ -42,7 +42,7 @@ def scan(
     x: str = typer.Argument(..., metavar="X", help="Features: .npy, .npz, .csv or .parquet."),
     y: Optional[str] = typer.Argument(None, metavar="[Y]", help="Labels: .npy, .csv or .txt (omit with --label-column)."),
     out: Optional[str] = typer.Option(None, "--out", help="Directory for report.json, samples.csv, sample_weight.npy, split.npz, report.html."),
-    model: str = typer.Option("auto", "--model", help="Probe: auto, a built-in name, package.module:Class, or a .keras file."),
+    model: str = typer.Option("auto", "--model", help="Probe: auto (fast), ensemble (slower, stronger: use it before training on the weights or split), logistic, hgb, knn, mlp, svm, package.module:Class, or a .keras file."),
     pred_probs: Optional[str] = typer.Option(None, "--pred-probs", help="Precomputed out-of-sample probabilities (n, K)."),
     test_x: Optional[str] = typer.Option(None, "--test-x", help="Held-out features, checked for leakage."),
     test_y: Optional[str] = typer.Option(None, "--test-y", help="Held-out labels."),

@@ -15,6 +15,14 @@ probe that measured best within the time budget (docs/benchmarks.md):
   0.2, large leaves and l2 regularisation against noisy labels, early stopping);
 - ``n > 200,000``: the same with 3 folds, so that 1M rows take minutes, not tens of minutes.
 
+``model="ensemble"`` above 5,000 rows is the slower, stronger probe for training on the
+remedies: the mean of the boosting above and two small networks (``mlp_32x2``: 32-32 units,
+20 epochs; ``mlp_64x2``: 64-64, 10 epochs; Adam at 0.01, batches of 200), fitted four times
+(``default_passes``). A model trained on cleaned data learns the probe's mistakes near the
+class boundary, so the remedy is only as good as the probe; on 50k x 64 binary with 20% flipped
+labels this probe agrees with the true labels on ~0.987 of the rows (boosting, two passes:
+~0.965), for ~8x the time.
+
 Two passes (``passes=2``, the default for every probe but a Keras model): a probe trained on
 noisy labels learns some of the noise; the orchestrator therefore refits it once with the
 samples confident learning flagged in the first pass left out of training (every sample
@@ -66,6 +74,24 @@ def from_pred_probs(pred_probs: np.ndarray, labels: np.ndarray) -> ProbeResult:
     return ProbeResult(pred_probs, cross_entropy(pred_probs, labels), {"model": "given pred_probs", "n_folds": None})
 
 
+def average(first: ProbeResult, second: ProbeResult, labels: np.ndarray) -> ProbeResult:
+    """The mean of two probes' out-of-sample probabilities, with losses and accuracy redone.
+
+    Examples
+    --------
+    >>> a = ProbeResult(np.array([[0.8, 0.2], [0.4, 0.6]]), np.zeros(2), {"model": "m"})
+    >>> b = ProbeResult(np.array([[0.6, 0.4], [0.2, 0.8]]), np.zeros(2), {"model": "m"})
+    >>> r = average(a, b, np.array([0, 0]))
+    >>> r.pred_probs.round(3).tolist(), r.info["out_of_sample_accuracy"], r.info["averaged_last_passes"]
+    ([[0.7, 0.3], [0.3, 0.7]], 0.5, 2)
+    """
+    probs = (first.pred_probs + second.pred_probs) / 2
+    info = dict(second.info)
+    info["out_of_sample_accuracy"] = round(float((probs.argmax(axis=1) == labels).mean()), 6)
+    info["averaged_last_passes"] = 2
+    return ProbeResult(probs, cross_entropy(probs, labels), info)
+
+
 # ----------------------------------------------------------------------------- models
 
 
@@ -93,6 +119,15 @@ def _builtin(name: str, n: int, random_state: int):
             StandardScaler(),
             MLPClassifier((128,), alpha=1e-3, early_stopping=n > 1000, max_iter=300, random_state=random_state),
         )
+    if name in ("mlp_32x2", "mlp_64x2"):
+        # Members of the large ensemble: small two-layer networks, a fixed number of epochs
+        # (a network that trains for long learns the noisy labels), Adam at a high rate.
+        width, epochs = (32, 20) if name == "mlp_32x2" else (64, 10)
+        return make_pipeline(
+            StandardScaler(),
+            MLPClassifier((width, width), learning_rate_init=0.01, batch_size=200, max_iter=epochs,
+                          alpha=1e-4, random_state=random_state),
+        )
     if name == "svm":
         from sklearn.calibration import CalibratedClassifierCV
 
@@ -105,6 +140,22 @@ def _resolve_name(model: str, n: int) -> str:
     if model != "auto":
         return model
     return "ensemble" if n <= SMALL_N else "hgb"
+
+
+def _members(name: str, n: int) -> tuple[str, ...]:
+    if name != "ensemble":
+        return (name,)
+    # An RBF SVM is quadratic in n: above SMALL_N the ensemble is boosting plus two networks.
+    return ("svm", "knn", "mlp", "logistic") if n <= SMALL_N else ("hgb", "mlp_32x2", "mlp_64x2")
+
+
+def default_passes(model: Any, n: int) -> int:
+    """How many times the probe is fitted when ``passes`` is not given (see the module notes)."""
+    if is_keras_spec(model):
+        return 1
+    if isinstance(model, str) and _resolve_name(model, n) == "ensemble" and n > SMALL_N:
+        return 4
+    return 2
 
 
 def _load_class(spec: str):
@@ -272,7 +323,7 @@ def run_probe(
         name = model
     elif isinstance(model, str):
         name = _resolve_name(model, n)
-        members = ("svm", "knn", "mlp", "logistic") if name == "ensemble" else (name,)
+        members = _members(name, n)
         if "svm" in members and 0 < counts[counts > 1].min(initial=n) < 6:
             # Platt scaling cross-validates inside each training fold: too few members for it.
             members = tuple(m for m in members if m != "svm") or ("logistic",)

@@ -91,3 +91,29 @@ def test_auto_probe_beats_logistic_on_digits_noise():
 
     assert f1(strong) > 0.85
     assert f1(strong) > f1(weak)
+
+
+def test_default_passes_follow_the_documented_rule():
+    from dataaudit.probe import default_passes
+
+    assert default_passes("auto", 50_000) == 2
+    assert default_passes("hgb", 50_000) == 2
+    assert default_passes("ensemble", 5_000) == 2   # the small ensemble
+    assert default_passes("ensemble", 5_001) == 4   # boosting + two networks
+    assert default_passes("model.keras", 50_000) == 1
+
+
+def test_large_ensemble_refits_and_finds_planted_noise():
+    from sklearn.datasets import make_classification
+
+    X, y_true = make_classification(6_000, 16, n_informative=8, n_clusters_per_class=2, flip_y=0, random_state=0)
+    rng = np.random.default_rng(0)
+    flipped = rng.random(len(y_true)) < 0.15
+    y = np.where(flipped, 1 - y_true, y_true)
+    report = dataaudit.scan(X.astype(np.float32), y, model="ensemble", checks="label_issues")
+    info = report.summary["probe"]
+    assert info["model"] == "ensemble" and info["passes"] == 4 and info["averaged_last_passes"] == 2
+    flagged = report.samples["is_label_issue"].to_numpy(bool)
+    precision = (flagged & flipped).sum() / flagged.sum()
+    recall = (flagged & flipped).sum() / flipped.sum()
+    assert precision > 0.85 and recall > 0.85, (precision, recall)

@@ -50,6 +50,29 @@ def find_issues(labels: np.ndarray, pred_probs: np.ndarray, *, filter_by: str = 
     return np.asarray(find_label_issues(remap[labels], sub, filter_by=filter_by, n_jobs=1), dtype=bool)
 
 
+#: Built-in single probes that ``model="ensemble"`` beats on large data (docs/benchmarks.md).
+_SINGLE_BUILTIN_PROBES = frozenset({"hgb", "logistic", "knn", "mlp", "svm"})
+
+
+def _stronger_probe_hint(probe_info: dict, n: int, rate: float) -> str:
+    """Advice to rescan with the stronger probe before training on the remedies, when it pays.
+
+    Examples
+    --------
+    >>> _stronger_probe_hint({"model": "hgb"}, 50_000, 0.2).startswith(" Before")
+    True
+    >>> _stronger_probe_hint({"model": "ensemble"}, 50_000, 0.2)
+    ''
+    """
+    if probe_info.get("model") not in _SINGLE_BUILTIN_PROBES or n <= 5_000 or rate < 0.05:
+        return ""
+    return (
+        " Before training on those, rescan with --model ensemble (model=\"ensemble\"): several times slower, "
+        "but its probe is right more often near the class boundary, and a model trained on the cleaned "
+        "data learns the probe's mistakes there."
+    )
+
+
 def run(inputs: CheckInputs, *, filter_by: str = "prune_by_noise_rate") -> CheckResult:
     """Flag samples whose given label is likely wrong.
 
@@ -126,7 +149,7 @@ def run(inputs: CheckInputs, *, filter_by: str = "prune_by_noise_rate") -> Check
                     "accuracy rises then falls (early stopping only hides it). Review and relabel the flagged "
                     "samples (samples.csv, sorted by label_quality; suggested_label is the probe's guess), or "
                     "train with report.sample_weight() (sample_weight.npy), or on report.clean_split() "
-                    "(split.npz), which leaves them out."
+                    "(split.npz), which leaves them out." + _stronger_probe_hint(inputs.probe_info, n, rate)
                 ),
             )
         )
