@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..probe import BUILTIN, SMALL_N
 from .base import NEED_PROBE, CheckInputs, CheckResult, Finding
 
 NAME = "label_issues"
@@ -51,7 +52,7 @@ def find_issues(labels: np.ndarray, pred_probs: np.ndarray, *, filter_by: str = 
 
 
 #: Built-in single probes that ``model="ensemble"`` beats on large data (docs/benchmarks.md).
-_SINGLE_BUILTIN_PROBES = frozenset({"hgb", "logistic", "knn", "mlp", "svm"})
+_SINGLE_BUILTIN_PROBES = frozenset(BUILTIN) - {"auto", "ensemble"}
 
 
 def _stronger_probe_hint(probe_info: dict, n: int, rate: float) -> str:
@@ -64,7 +65,7 @@ def _stronger_probe_hint(probe_info: dict, n: int, rate: float) -> str:
     >>> _stronger_probe_hint({"model": "ensemble"}, 50_000, 0.2)
     ''
     """
-    if probe_info.get("model") not in _SINGLE_BUILTIN_PROBES or n <= 5_000 or rate < 0.05:
+    if probe_info.get("model") not in _SINGLE_BUILTIN_PROBES or n <= SMALL_N or rate < 0.05:
         return ""
     return (
         " Before training on those, rescan with --model ensemble (model=\"ensemble\"): several times slower, "
