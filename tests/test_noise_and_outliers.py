@@ -103,16 +103,36 @@ def test_glitch_in_one_continuous_feature_is_an_outlier():
     assert flagged.sum() == 1
 
 
-def test_noise_images_among_digits_are_the_only_outliers():
-    # Broken inputs (uniform noise images) are flagged; real digits whose rare border pixels are
-    # lit (30-40 standard deviations out by the std alone) are not.
+@pytest.mark.parametrize("broken", ["far", "8-bit noise", "unscaled"])
+def test_broken_images_among_digits_are_the_only_outliers(broken):
+    # Broken inputs are flagged: rows far out in every pixel, 8-bit noise (0-255) and images
+    # that missed their scaling. Real digits whose rare border pixels are lit (30-40 standard
+    # deviations out by the std alone) are not.
     from sklearn.datasets import load_digits
 
     rng = np.random.default_rng(0)
     X, y = load_digits(return_X_y=True)
-    noise = rng.uniform(0, 16, size=(8, 64))
-    X = np.vstack([X, noise])
-    y = np.r_[y, rng.integers(0, 10, 8)]
+    bad = {
+        "far": X.mean(axis=0) + _far_rows(rng, 10, 64) * X.std(axis=0),
+        "8-bit noise": rng.uniform(0, 255, size=(10, 64)),
+        "unscaled": X[rng.choice(len(X), 10, replace=False)] * 255 / 16,
+    }[broken]
+    X = np.vstack([X, bad])
+    y = np.r_[y, rng.integers(0, 10, len(bad))]
     flagged = dataaudit.scan(X, y, checks="outliers").samples["is_outlier"].to_numpy()
-    assert flagged[-8:].all()
-    assert not flagged[:-8].any()
+    assert flagged[-len(bad):].all()
+    assert not flagged[: -len(bad)].any()
+
+
+def test_sparse_feature_is_scaled_by_its_departures():
+    from dataaudit.neighbors import standardize_params
+
+    rng = np.random.default_rng(0)
+    X = np.zeros((2000, 3))
+    X[:, 0] = rng.normal(0, 2, 2000)          # dense: its std
+    X[rng.choice(2000, 4, replace=False), 1] = 16.0   # lit in 4 rows of 2000: std ~0.7, departure 16
+    X[:, 2] = rng.integers(0, 2, 2000)        # binary, ~half ones: its std ~0.5
+    _, scale = standardize_params(X.astype(np.float32))
+    assert scale[0] == pytest.approx(X[:, 0].std(), rel=1e-3)
+    assert scale[1] == pytest.approx(16.0, rel=0.01)
+    assert scale[2] == pytest.approx(X[:, 2].std(), rel=0.05)
