@@ -96,10 +96,12 @@ def test_auto_probe_beats_logistic_on_digits_noise():
 def test_default_passes_follow_the_documented_rule():
     from dataaudit.probe import default_passes
 
-    assert default_passes("auto", 50_000) == 2
+    assert default_passes("auto", 5_000) == 2      # the small ensemble, refit once
+    assert default_passes("auto", 50_000) == 1     # boosting + three networks, within the time budget
+    assert default_passes("auto", 300_000) == 2    # boosting alone, refit once
     assert default_passes("hgb", 50_000) == 2
     assert default_passes("ensemble", 5_000) == 2   # the small ensemble
-    assert default_passes("ensemble", 5_001) == 4   # boosting + two networks
+    assert default_passes("ensemble", 5_001) == 4   # asked for by name: boosting + three networks, 4 passes
     assert default_passes("model.keras", 50_000) == 1
 
 
