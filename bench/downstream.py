@@ -7,9 +7,9 @@ binary cross-entropy, batch 200, a fixed number of epochs, trained:
 
 (a) on the noisy labels; (b) on the noisy labels with ``report.sample_weight()``;
 (c) on ``report.clean_data()`` (flagged rows dropped); (d) on the true labels;
-(b) and (c) once with the default probe (``model="auto"``: boosting, two passes, ~10 s) and
-once with the stronger, slower ``model="ensemble"`` (boosting + two small networks, four
-passes, ~80 s); and, in the same run, cleanlab's recipe: drop what ``find_label_issues`` flags on
+(b) and (c) once with the default probe (``model="auto"``: boosting + three small networks,
+one pass) and once with the stronger, slower ``model="ensemble"`` (the same members, four
+passes, the last two averaged); and, in the same run, cleanlab's recipe: drop what ``find_label_issues`` flags on
 cross-validated LogisticRegression probabilities. "Gap recovered" = (x - a) / (d - a).
 A scikit-learn model (HistGradientBoosting) is trained the same ways as a second witness,
 and the same pipeline on 0% noise checks that the weights do no harm on clean data.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..probe import BUILTIN, SMALL_N
+from ..probe import BUILTIN, SMALL_N, STRONG_PASSES
 from .base import NEED_PROBE, CheckInputs, CheckResult, Finding
 
 NAME = "label_issues"
@@ -56,19 +56,24 @@ _SINGLE_BUILTIN_PROBES = frozenset(BUILTIN) - {"auto", "ensemble"}
 
 
 def _stronger_probe_hint(probe_info: dict, n: int, rate: float) -> str:
-    """Advice to rescan with the stronger probe before training on the remedies, when it pays.
+    """Advice to rescan with the stronger probe before training on the remedies, when it pays:
+    the probe was a single built-in model, or ``auto``'s ensemble fitted once.
 
     Examples
     --------
     >>> _stronger_probe_hint({"model": "hgb"}, 50_000, 0.2).startswith(" Before")
     True
-    >>> _stronger_probe_hint({"model": "ensemble"}, 50_000, 0.2)
+    >>> _stronger_probe_hint({"model": "ensemble", "passes": 1}, 50_000, 0.2).startswith(" Before")
+    True
+    >>> _stronger_probe_hint({"model": "ensemble", "passes": 4}, 50_000, 0.2)
     ''
     """
-    if probe_info.get("model") not in _SINGLE_BUILTIN_PROBES or n <= SMALL_N or rate < 0.05:
+    model = probe_info.get("model")
+    weaker = model in _SINGLE_BUILTIN_PROBES or (model == "ensemble" and probe_info.get("passes", 1) < STRONG_PASSES)
+    if not weaker or n <= SMALL_N or rate < 0.05:
         return ""
     return (
-        " Before training on those, rescan with --model ensemble (model=\"ensemble\"): several times slower, "
+        " Before training on those, rescan with --model ensemble (model=\"ensemble\"): a few times slower, "
         "but its probe is right more often near the class boundary, and a model trained on the cleaned "
         "data learns the probe's mistakes there."
     )
