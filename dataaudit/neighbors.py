@@ -83,7 +83,8 @@ def standardize_params(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     The scale is the std (1 for a constant feature) or, for a sparse feature (one value in
     more than half the rows), the mean distance of the other rows from that value, weighted by
-    how dominant the value is, when that is larger (see the module notes). Sparsity is judged on at most ``SPARSE_ROWS`` evenly spaced rows.
+    how dominant the value is, when that is larger (see the module notes). Sparsity is judged
+    on at most ``SPARSE_ROWS`` evenly spaced rows.
 
     Examples
     --------

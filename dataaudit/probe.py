@@ -15,10 +15,11 @@ probe that measured best within the time budget (docs/benchmarks.md):
 - ``5,000 < n <= 200,000``: ``"ensemble"``, the mean of histogram gradient boosting (``hgb``
   below, at most 50 rounds) and three small networks (``mlp_64x2``: 64-64 units, Adam at
   0.01, batches of 200, seeds apart, trained for a few epochs only: 10 at 20k rows, fewer as
-  the data grows, at least 3; a network that trains for long learns the noisy labels). Networks from different starts
-  err in different places, so their mean is right where each alone is not: on 20k x 32 with
-  five classes and 10% flipped labels, boosting alone agrees with the true labels on 0.86 of
-  the rows (label-issue F1 0.75), one network on ~0.91, the ensemble on ~0.95 (F1 ~0.91);
+  the data grows, at least 3; a network that trains for long learns the noisy labels).
+  Networks from different starts err in different places, so their mean is right where each
+  alone is not: on 20k x 32 with five classes and 10% flipped labels, boosting alone agrees
+  with the true labels on 0.86 of the rows (label-issue F1 0.75), one network on ~0.91, the
+  ensemble on ~0.95 (F1 ~0.91);
 - ``n > 200,000``: ``"hgb"``, histogram gradient boosting alone (at most 100 rounds, learning
   rate 0.2, large leaves and l2 regularisation against noisy labels, early stopping), with 3
   folds, so that 1M rows take minutes.
@@ -115,8 +116,9 @@ def _builtin(name: str, n: int, random_state: int):
         # In the large ensemble at most 50 rounds: on clean data early stopping rarely stops
         # boosting before its cap, and the networks carry the ensemble (50k rows: 6 s -> 3 s).
         return HistGradientBoostingClassifier(
-            max_iter=50 if name == "hgb_50" else 100, learning_rate=0.2, min_samples_leaf=int(np.clip(n // 250, 20, 200)),
-            l2_regularization=1.0, early_stopping=n > 10_000, random_state=random_state,
+            max_iter=50 if name == "hgb_50" else 100, learning_rate=0.2,
+            min_samples_leaf=int(np.clip(n // 250, 20, 200)), l2_regularization=1.0,
+            early_stopping=n > 10_000, random_state=random_state,
         )
     if name == "knn":
         return make_pipeline(StandardScaler(), KNeighborsClassifier(n_neighbors=int(min(15, max(1, n // 3))), weights="distance"))
@@ -333,7 +335,11 @@ def run_probe(
     elif isinstance(model, str):
         name = _resolve_name(model, n)
         members = _members(name, n)
-        if "svm" in members and 0 < counts[counts > 1].min(initial=n) < 6:
+        # Members each cross-validated class keeps for training (a refit leaves flagged rows
+        # out, but never a whole class: see _without).
+        kept = counts if exclude is None else np.bincount(labels[~exclude], minlength=n_classes)
+        kept = np.where(kept == 0, counts, kept)[counts > 1]
+        if "svm" in members and 0 < kept.min(initial=n) < 6:
             # Platt scaling cross-validates inside each training fold: too few members for it.
             members = tuple(m for m in members if m != "svm") or ("logistic",)
         # Repeated members differ by their seed (an ensemble of networks from different starts).

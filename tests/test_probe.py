@@ -105,6 +105,26 @@ def test_default_passes_follow_the_documented_rule():
     assert default_passes("model.keras", 50_000) == 1
 
 
+def test_auto_above_5k_is_a_one_pass_ensemble_that_beats_boosting_alone():
+    from sklearn.datasets import make_classification
+
+    X, y_true = make_classification(6_000, 16, n_informative=8, n_classes=3, n_clusters_per_class=2,
+                                    flip_y=0, random_state=1)
+    rng = np.random.default_rng(1)
+    flipped = rng.random(len(y_true)) < 0.10
+    y = np.where(flipped, (y_true + rng.integers(1, 3, len(y_true))) % 3, y_true)
+
+    def f1(report):
+        flags = report.samples["is_label_issue"].to_numpy(bool)
+        return 2 * (flags & flipped).sum() / (flags.sum() + flipped.sum())
+
+    auto = dataaudit.scan(X.astype(np.float32), y, checks="label_issues")
+    boosting = dataaudit.scan(X.astype(np.float32), y, checks="label_issues", model="hgb")
+    assert auto.summary["probe"]["model"] == "ensemble" and auto.summary["probe"]["passes"] == 1
+    assert f1(auto) > 0.78                  # measured 0.81; boosting alone 0.73
+    assert f1(auto) > f1(boosting)
+
+
 def test_large_ensemble_refits_and_finds_planted_noise():
     from sklearn.datasets import make_classification
 
