@@ -79,12 +79,14 @@ class NeighborGraph:
 
 
 def standardize_params(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-feature mean and scale, computed in chunks.
+    """Per-feature mean and scale, computed in chunks of rows.
 
-    The scale is the std (1 for a constant feature) or, for a sparse feature (one value in
-    more than half the rows), the mean distance of the other rows from that value, weighted by
-    how dominant the value is, when that is larger (see the module notes). Sparsity is judged
-    on at most ``SPARSE_ROWS`` evenly spaced rows.
+    The scale is the std (1 for a constant feature) or, for a sparse feature (one value v in a
+    share q > 1/2 of the rows), ``(2q - 1) * mean |x - v|`` over the other rows when that is
+    larger (see the module notes). The weight ``2q - 1`` goes from 0 at q = 1/2 to 1 at q = 1,
+    so the scale changes smoothly as a feature becomes sparse (no jump for a binary feature near
+    50/50). v is found on at most ``SPARSE_ROWS`` evenly spaced rows (a value holding more than
+    half the rows is their median); q and the departures are counted on every row.
 
     Examples
     --------
@@ -94,44 +96,52 @@ def standardize_params(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     >>> [round(float(s), 2) for s in standardize_params(X)[1]]
     [0.5, 15.94]
     """
-    n = features.shape[0]
-    total = np.zeros(features.shape[1])
-    sq = np.zeros(features.shape[1])
-    for s in range(0, n, _CHUNK):
-        block = features[s : s + _CHUNK].astype(np.float64)
+    n, d = features.shape
+    usual = _usual_values(features)
+    total, sq = np.zeros(d), np.zeros(d)
+    n_usual, departures = np.zeros(d), np.zeros(d)
+    rows = _chunk_rows(d)
+    for s in range(0, n, rows):
+        block = features[s : s + rows].astype(np.float64)
         total += block.sum(axis=0)
         sq += (block**2).sum(axis=0)
+        dev = np.abs(block - usual)
+        n_usual += (dev == 0).sum(axis=0)
+        departures += dev.sum(axis=0)
     mean = total / n
     std = np.sqrt(np.maximum(sq / n - mean**2, 0))
-    scale = np.maximum(std, _sparse_departure(features))
+    share = n_usual / n
+    sparse = (share > 0.5) & (share < 1)
+    departure = np.zeros(d)
+    departure[sparse] = (2 * share[sparse] - 1) * departures[sparse] / (n - n_usual[sparse])
+    scale = np.maximum(std, departure)
     scale[scale < 1e-12] = 1.0
     return mean.astype(np.float32), scale.astype(np.float32)
 
 
-def _sparse_departure(features: np.ndarray) -> np.ndarray:
-    """Per feature: ``(2q - 1) * mean |x - v|`` over the rows with x != v, where the value v
-    holds a share q > 1/2 of the rows (0 where no value does).
+def _chunk_rows(d: int) -> int:
+    """Rows per chunk: at most ``_CHUNK``, and about 32 MB of float64 for wide data."""
+    return int(max(64, min(_CHUNK, 4_000_000 // max(d, 1))))
 
-    The weight ``2q - 1`` goes from 0 at q = 1/2 to 1 at q = 1, so the scale changes smoothly
-    as a feature becomes sparse (no jump for a binary feature near 50/50). A value holding more
-    than half the rows is the median, so one partition finds it.
-    """
-    step = max(1, -(-features.shape[0] // SPARSE_ROWS))
-    S = np.asarray(features[::step], dtype=np.float64)
-    m = S.shape[0]
-    v = np.partition(S, m // 2, axis=0)[m // 2]
-    dev = np.abs(S - v)
-    share = (dev == 0).sum(axis=0) / m
-    sparse = (share > 0.5) & (share < 1)
-    out = np.zeros(S.shape[1])
-    out[sparse] = (2 * share[sparse] - 1) * dev[:, sparse].sum(axis=0) / (m * (1 - share[sparse]))
+
+def _usual_values(features: np.ndarray) -> np.ndarray:
+    """Per feature, the median of at most ``SPARSE_ROWS`` evenly spaced rows, in column blocks."""
+    n, d = features.shape
+    step = max(1, -(-n // SPARSE_ROWS))
+    m = len(range(0, n, step))
+    out = np.empty(d)
+    cols = max(1, 4_000_000 // m)
+    for c in range(0, d, cols):
+        sample = np.array(features[::step, c : c + cols], dtype=np.float64)
+        out[c : c + cols] = np.partition(sample, m // 2, axis=0)[m // 2]
     return out
 
 
 def _standardized(features: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
     out = np.empty(features.shape, dtype=np.float32)
-    for s in range(0, features.shape[0], _CHUNK):
-        out[s : s + _CHUNK] = (features[s : s + _CHUNK] - mean) / scale
+    rows = _chunk_rows(features.shape[1])
+    for s in range(0, features.shape[0], rows):
+        out[s : s + rows] = (features[s : s + rows] - mean) / scale
     return out
 
 

@@ -280,6 +280,18 @@ def _fit_predict_keras(model, X_tr, y_tr, X_te, n_classes, *, epochs, batch_size
     return p / np.maximum(p.sum(axis=1, keepdims=True), _EPS)
 
 
+def _fold_estimators(estimators: list, members: tuple | None, y_tr: np.ndarray, n: int, random_state: int) -> list:
+    """The estimators for one fold: without the SVM when a refit left a class fewer than 3
+    training members (Platt scaling cross-validates 3-fold inside the training part)."""
+    if not members or "svm" not in members:
+        return estimators
+    present = np.bincount(y_tr)
+    if present[present > 0].min() >= 3:
+        return estimators
+    kept = [e for m, e in zip(members, estimators) if m != "svm"]
+    return kept or [_builtin("logistic", n, random_state)]
+
+
 def _without(train: np.ndarray, exclude: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """``train`` minus the excluded rows, except for classes that would lose every member."""
     kept = train[~exclude[train]]
@@ -325,6 +337,7 @@ def run_probe(
     n = len(labels)
     counts = np.bincount(labels, minlength=n_classes)
     keras_model = None
+    members: tuple[str, ...] | None = None  # built-in members, when the model is a built-in name
     name: str
     if isinstance(model, str) and model.endswith(".keras"):
         keras_model = load_keras_model(model)
@@ -335,15 +348,11 @@ def run_probe(
     elif isinstance(model, str):
         name = _resolve_name(model, n)
         members = _members(name, n)
-        # Members each cross-validated class keeps for training (a refit leaves flagged rows
-        # out, but never a whole class: see _without).
-        kept = counts if exclude is None else np.bincount(labels[~exclude], minlength=n_classes)
-        kept = np.where(kept == 0, counts, kept)[counts > 1]
-        if "svm" in members and 0 < kept.min(initial=n) < 6:
+        if "svm" in members and 0 < counts[counts > 1].min(initial=n) < 6:
             # Platt scaling cross-validates inside each training fold: too few members for it.
             members = tuple(m for m in members if m != "svm") or ("logistic",)
         # Repeated members differ by their seed (an ensemble of networks from different starts).
-        estimators = [_builtin(m, n, random_state + i) for i, m in enumerate(members)]
+        estimators = [_builtin(m, n, (random_state + i) % 2**32) for i, m in enumerate(members)]
     elif _is_keras(model):
         keras_model = model
         name = f"keras:{getattr(model, 'name', 'model')}"
@@ -381,7 +390,8 @@ def run_probe(
                     epochs=epochs, batch_size=batch_size, seed=random_state + fold,
                 )
             else:
-                p = np.mean([_fit_predict_sklearn(e, X_tr, y_tr, X_te, n_classes) for e in estimators], axis=0)
+                p = np.mean([_fit_predict_sklearn(e, X_tr, y_tr, X_te, n_classes)
+                             for e in _fold_estimators(estimators, members, y_tr, n, random_state)], axis=0)
             probs[te] = p
         if len(singletons):
             probs[~cv_mask] = prior

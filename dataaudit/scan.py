@@ -84,7 +84,8 @@ def scan(
     options : dict, optional
         Per-check options, e.g. ``{"class_balance": {"beta": 0.99}}``; ``"probe"`` holds probe
         options: ``passes`` (refit the probe without the samples the passes before flagged;
-        default 2, 4 for ``model="ensemble"`` above 5,000 rows, 1 for Keras), ``epochs`` and
+        default 2; 1 for ``model="auto"`` from 5,001 to 200,000 rows and for Keras; 4 for
+        ``model="ensemble"`` above 5,000 rows), ``epochs`` and
         ``batch_size`` for Keras models.
     fail_on : str, optional
         A gate such as ``"label_issues>0.05,conflicting_duplicates>0"``; the result is in

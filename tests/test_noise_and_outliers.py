@@ -136,3 +136,16 @@ def test_sparse_feature_is_scaled_by_its_departures():
     assert scale[0] == pytest.approx(X[:, 0].std(), rel=1e-3)
     assert scale[1] == pytest.approx(16.0, rel=0.01)
     assert scale[2] == pytest.approx(X[:, 2].std(), rel=0.05)
+
+
+def test_sparse_feature_found_whichever_rows_are_lit():
+    # Above SPARSE_ROWS the usual value is found on evenly spaced rows; the lit rows must count
+    # wherever they are, on those rows or between them.
+    from dataaudit.neighbors import SPARSE_ROWS, standardize_params
+
+    n = 3 * SPARSE_ROWS
+    for offset in (0, 1):
+        X = np.zeros((n, 1), np.float32)
+        X[offset + 3 * np.arange(5), 0] = 16.0
+        _, scale = standardize_params(X)
+        assert scale[0] == pytest.approx(16.0, rel=0.01), offset

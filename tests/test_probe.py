@@ -139,3 +139,21 @@ def test_large_ensemble_refits_and_finds_planted_noise():
     precision = (flagged & flipped).sum() / flagged.sum()
     recall = (flagged & flipped).sum() / flipped.sum()
     assert precision > 0.85 and recall > 0.85, (precision, recall)
+
+
+def test_refit_that_leaves_a_class_few_members_does_not_break_the_svm():
+    # A refit leaves flagged rows out of training; a class can keep only a few members in a fold,
+    # too few for the SVM's inner Platt scaling. The probe goes on without the SVM in that fold.
+    from dataaudit.probe import run_probe
+
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(300, 4)).astype(np.float32)
+    labels = np.repeat([0, 1, 2], [150, 120, 30])
+    X[labels == 1] += 2.0
+    X[labels == 2] -= 2.0
+    exclude = np.zeros(300, bool)
+    exclude[np.flatnonzero(labels == 2)[:24]] = True   # 6 members of class 2 left to train on
+    for seed in range(12):
+        result = run_probe(X, labels, 3, "ensemble", random_state=seed, exclude=exclude)
+        assert np.allclose(result.pred_probs.sum(axis=1), 1)
+        assert result.info["out_of_sample_accuracy"] > 0.9

@@ -73,9 +73,9 @@ def _stronger_probe_hint(probe_info: dict, n: int, rate: float) -> str:
     if not weaker or n <= SMALL_N or rate < 0.05:
         return ""
     return (
-        " Before training on those, rescan with --model ensemble (model=\"ensemble\"): a few times slower, "
-        "but its probe is right more often near the class boundary, and a model trained on the cleaned "
-        "data learns the probe's mistakes there."
+        " Before training on those, rescan with --model ensemble (model=\"ensemble\", its default four "
+        "passes): a few times slower, but its probe is right more often near the class boundary, and a "
+        "model trained on the cleaned data learns the probe's mistakes there."
     )
 
 
