@@ -6,7 +6,7 @@ Planted, and recorded in demo/truth.npz so you can check what dataaudit finds:
 - 6% of the training labels flipped to another digit (``flipped``);
 - 20 exact duplicates of training images, half of them with a different label (``duplicated``);
 - 20 near duplicates (the same image plus faint noise) with a different label;
-- 8 far-out images (random noise at full intensity) (``outliers``);
+- 8 corrupt images: random 8-bit noise (0-255), as when a batch skips its scaling to 0-16 (``outliers``);
 - 30 test images that are copies of training images (leakage).
 """
 
@@ -40,7 +40,7 @@ def make(out_dir: str, seed: int = 0) -> None:
     dup_X = [X[exact_src], X[near_src] + rng.normal(0, 0.05, size=X[near_src].shape).astype(np.float32)]
     dup_y = [y[exact_src].copy(), (y[near_src] + 1) % 10]
     dup_y[0][:10] = (dup_y[0][:10] + 3) % 10  # half of the exact copies disagree
-    outliers_X = rng.uniform(0, 16, size=(8, 8, 8)).astype(np.float32)
+    outliers_X = rng.uniform(0, 255, size=(8, 8, 8)).astype(np.float32)
     outliers_y = rng.integers(0, 10, size=8)
 
     X_all = np.concatenate([X, *dup_X, outliers_X])
