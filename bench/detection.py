@@ -151,10 +151,14 @@ def run(quick: bool = False) -> str:
             rows.append([f"{name} ({len(y_all)} x {X_all.shape[1]})", label, p, r, f, rp, rr, rf])
         rows.append([f"{name}: wall time, s", "all checks", t_ours, None, None, t_ref, None, None])
         noise = kind.replace("_", "-")
-        noisy_probe = float((ours["predicted"][:n] == y).mean())
+
+        def agreement(flags):
+            """How often the probe, trained on the noisy labels, predicts the true label."""
+            return float((flags["predicted"][:n] == y).mean())
+
         note = (
             f"- {name}, {noise} noise: dataaudit's probe, trained on the noisy labels, agrees with "
-            f"the true labels on {noisy_probe:.3f} of the rows; trained on the true labels it reaches "
+            f"the true labels on {agreement(ours):.3f} of the rows; trained on the true labels it reaches "
             f"{learnable_accuracy(X, y, seed):.3f} (how learnable the classes are)"
         )
         if n > 5_000:
@@ -166,7 +170,7 @@ def run(quick: bool = False) -> str:
                 p, r, f = prf(flags["label"][:n], truth["label"][:n])
                 rows.append([f'{name}, `model="{model}"`', f"label noise ({noise}, 10%)", p, r, f, None, None, None])
                 rows.append([f'{name}, `model="{model}"`: wall time, s', "label check", t_model, None, None, None, None, None])
-                agree.append(f'{float((flags["predicted"][:n] == y).mean()):.3f} with `model="{model}"`')
+                agree.append(f'{agreement(flags):.3f} with `model="{model}"`')
             note += "; trained on the noisy labels, the probe agrees with the true labels on " + " and ".join(agree)
         notes.append(note + ".")
     table = md_table(

@@ -31,6 +31,7 @@ N_PROBE = 16
 RECALL_QUERIES = 1000
 _CHUNK = 65536
 SPARSE_ROWS = 100_000
+_BLOCK_VALUES = 4_000_000  # float64 values per working block: ~32 MB
 
 
 @dataclass
@@ -121,7 +122,7 @@ def standardize_params(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _chunk_rows(d: int) -> int:
     """Rows per chunk: at most ``_CHUNK``, and about 32 MB of float64 for wide data."""
-    return int(max(64, min(_CHUNK, 4_000_000 // max(d, 1))))
+    return int(max(64, min(_CHUNK, _BLOCK_VALUES // max(d, 1))))
 
 
 def _usual_values(features: np.ndarray) -> np.ndarray:
@@ -130,7 +131,7 @@ def _usual_values(features: np.ndarray) -> np.ndarray:
     step = max(1, -(-n // SPARSE_ROWS))
     m = len(range(0, n, step))
     out = np.empty(d)
-    cols = max(1, 4_000_000 // m)
+    cols = max(1, _BLOCK_VALUES // m)
     for c in range(0, d, cols):
         sample = np.array(features[::step, c : c + cols], dtype=np.float64)
         out[c : c + cols] = np.partition(sample, m // 2, axis=0)[m // 2]

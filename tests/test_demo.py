@@ -5,7 +5,7 @@ import runpy
 
 import numpy as np
 
-import dataaudit
+from dataaudit.files import scan_files
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
 
@@ -15,11 +15,9 @@ def test_demo_scan_finds_what_the_demo_planted(tmp_path):
     make(str(tmp_path / "demo"))
     d = tmp_path / "demo"
     truth = np.load(d / "truth.npz")
-    X = np.load(d / "X.npy", allow_pickle=False).reshape(-1, 64)
-    y = np.load(d / "y.npy", allow_pickle=False)
-    X_test = np.load(d / "X_test.npy", allow_pickle=False).reshape(-1, 64)
-    y_test = np.load(d / "y_test.npy", allow_pickle=False)
-    report = dataaudit.scan(X, y, X_test=X_test, y_test=y_test)
+    # What `dataaudit scan X.npy y.npy --test-x ... --test-y ...` runs.
+    report = scan_files(str(d / "X.npy"), str(d / "y.npy"),
+                        test_x_path=str(d / "X_test.npy"), test_y_path=str(d / "y_test.npy"))
     s = report.samples
     outliers = s["is_outlier"].to_numpy(bool)
     assert (outliers == truth["outliers"]).all()
