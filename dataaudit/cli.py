@@ -85,6 +85,14 @@ def scan(
         raise typer.Exit(1)
 
 
+#: How the CLI names the library's parameters in error messages (see dataaudit.errors.param).
+CLI_NAMES = {
+    "X": "X", "y": "Y", "x_key": "--x-key", "y_key": "--y-key", "label_column": "--label-column",
+    "model": "--model", "pred_probs": "--pred-probs", "X_test": "--test-x", "y_test": "--test-y",
+    "checks": "--checks", "fail_on": "--fail-on", "random_state": "--seed", "out": "--out", "directory": "--out",
+}
+
+
 def _fail(message: str) -> int:
     print(f"dataaudit: error: {message}", file=sys.stderr)
     return 2
@@ -97,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code = app(args=argv, prog_name="dataaudit", standalone_mode=False)
     except DataAuditError as exc:
-        code = _fail(str(exc))
+        code = _fail(exc.render(CLI_NAMES))
     except MemoryError:
         code = _fail("out of memory: scan a sample of the rows, or run fewer checks with --checks")
     except KeyboardInterrupt:

@@ -1,24 +1,22 @@
-"""Input loading and validation: the only place where inputs are checked.
+"""Input validation: the only place where inputs are checked (files are read by :mod:`dataaudit.io`).
 
 Everything downstream receives a :class:`Dataset` whose invariants hold: two-dimensional
 features with at least two samples, finite float32 values for models, integer label codes
 with the original label values kept aside, and notes on every conversion made on the way.
+Messages name the Python parameters (``X``, ``y``, ``pred_probs``); the CLI shows its flags.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .errors import InputError, InputTypeError
+from .errors import InputError, InputTypeError, param
+from .utils import chunk_rows
 
-# Names a label column or a header row is recognised by.
-LABEL_COLUMN_NAMES = ("label", "labels", "y", "target", "class", "classes")
-_CHUNK = 65536
 
 
 @dataclass
@@ -71,193 +69,6 @@ class Dataset:
     def is_image(self) -> bool:
         """True when samples were given as 2-D or 3-D arrays (greyscale or colour images)."""
         return len(self.sample_shape) in (2, 3)
-
-
-# ----------------------------------------------------------------------------- files
-
-
-def _check_path(path: str | os.PathLike, what: str) -> str:
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise InputError(f"{what} file '{path}' does not exist: check the path")
-    if os.path.isdir(path):
-        raise InputError(f"{what} path '{path}' is a directory: give a file (.npy, .npz, .csv, .parquet)")
-    if not os.access(path, os.R_OK):
-        raise InputError(f"{what} file '{path}' is not readable: check its permissions")
-    return path
-
-
-def _load_npy(path: str, what: str) -> np.ndarray:
-    try:
-        arr = np.load(path, mmap_mode="r", allow_pickle=False)
-    except ValueError as exc:
-        msg = str(exc)
-        if "allow_pickle" in msg or "Python objects" in msg or "object" in msg.lower():
-            raise InputError(
-                f"{what} file '{path}' holds Python objects (pickled data); dataaudit never unpickles "
-                "files: save a numeric or string array instead (e.g. np.save(path, arr.astype(float)))"
-            ) from None
-        if "mmap length" in msg or "cannot reshape" in msg or "size" in msg:
-            raise InputError(f"{what} file '{path}' is truncated or corrupt ({msg}): write it again") from None
-        raise InputError(f"{what} file '{path}' is not a valid .npy file ({msg})") from None
-    except (OSError, EOFError) as exc:
-        raise InputError(f"{what} file '{path}' cannot be read as .npy ({exc}): is it truncated or corrupt?") from None
-    if arr.dtype.hasobject or arr.dtype.names is not None:
-        raise InputError(
-            f"{what} file '{path}' holds a structured or object array; save a plain numeric array instead"
-        )
-    return arr
-
-
-def _load_npz(path: str, what: str, key: str | None, default_keys: tuple[str, ...]) -> np.ndarray:
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            keys = list(npz.keys())
-            if key is None:
-                if len(keys) == 1:
-                    key = keys[0]
-                else:
-                    key = next((k for k in default_keys if k in keys), None)
-                    if key is None:
-                        raise InputError(
-                            f"{what} file '{path}' holds several arrays ({', '.join(keys)}): "
-                            "choose one with --x-key / --y-key"
-                        )
-            if key not in keys:
-                raise InputError(f"{what} file '{path}' has no array '{key}'; it has: {', '.join(keys)}")
-            arr = npz[key]
-    except InputError:
-        raise
-    except ValueError as exc:
-        if "allow_pickle" in str(exc) or "object" in str(exc).lower():
-            raise InputError(
-                f"{what} file '{path}' holds Python objects (pickled data); dataaudit never unpickles files"
-            ) from None
-        raise InputError(f"{what} file '{path}' is not a valid .npz file ({exc})") from None
-    except Exception as exc:  # zipfile.BadZipFile, OSError, EOFError ...
-        raise InputError(f"{what} file '{path}' cannot be read as .npz ({exc}): is it truncated or corrupt?") from None
-    return arr
-
-
-def _looks_numeric(values) -> np.ndarray:
-    return pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").notna().to_numpy()
-
-
-def _read_table(path: str, what: str) -> pd.DataFrame:
-    ext = os.path.splitext(path)[1].lower()
-    try:
-        if ext == ".parquet":
-            return pd.read_parquet(path)
-        # Read without a header first and decide: a header row is one whose cells are not
-        # numbers while the rows below are, or one that names a label column.
-        table = pd.read_csv(path, header=None, skipinitialspace=True)
-    except pd.errors.EmptyDataError:
-        raise InputError(f"{what} file '{path}' is empty") from None
-    except Exception as exc:
-        raise InputError(f"{what} file '{path}' cannot be read as {ext[1:]} ({type(exc).__name__}: {exc})") from None
-    if len(table) == 0:
-        raise InputError(f"{what} file '{path}' is empty")
-    first = table.iloc[0].to_numpy()
-    first_numeric = _looks_numeric(first)
-    rest_numeric = (
-        np.array([_looks_numeric(table.iloc[1:, j].head(100).to_numpy()).all() for j in range(table.shape[1])])
-        if len(table) > 1
-        else np.zeros(table.shape[1], bool)
-    )
-    names_label = any(str(v).strip().lower() in LABEL_COLUMN_NAMES for v in first)
-    if names_label or (not first_numeric.any() and rest_numeric.any()) or (
-        (~first_numeric & rest_numeric).any()
-    ):
-        header = [str(v).strip() for v in first]
-        table = table.iloc[1:].reset_index(drop=True)
-        table.columns = header
-        # Columns read as text because of the header row are numbers now.
-        for col in table.columns:
-            converted = pd.to_numeric(table[col], errors="coerce")
-            if converted.notna().sum() == table[col].notna().sum():
-                table[col] = converted
-    else:
-        table.columns = [f"x{j}" for j in range(table.shape[1])]
-    return table
-
-
-def load_features(
-    path: str | os.PathLike, *, x_key: str | None = None, label_column: str | None = None
-) -> tuple[Any, Any]:
-    """Load features (and, from a table with ``label_column``, labels) from a file.
-
-    Parameters
-    ----------
-    path : str
-        ``.npy`` (memory-mapped), ``.npz``, ``.csv`` or ``.parquet``.
-    x_key : str, optional
-        The array to use in an ``.npz`` file with several arrays.
-    label_column : str, optional
-        For tables: the column holding the labels; every other column is a feature.
-
-    Returns
-    -------
-    X : ndarray or DataFrame
-    y : ndarray or None
-        Labels when ``label_column`` was given.
-    """
-    path = _check_path(path, "X")
-    ext = os.path.splitext(path)[1].lower()
-    if ext == ".npy":
-        X = _load_npy(path, "X")
-        y = None
-    elif ext == ".npz":
-        X = _load_npz(path, "X", x_key, ("X", "x", "features", "data", "x_train", "X_train"))
-        y = None
-    elif ext in (".csv", ".parquet", ".tsv"):
-        X = _read_table(path, "X")
-        y = None
-        if label_column is not None:
-            if label_column not in X.columns:
-                cols = ", ".join(map(str, X.columns[:20]))
-                raise InputError(
-                    f"--label-column '{label_column}' is not a column of '{path}'; its columns are: {cols}"
-                )
-            y = X[label_column].to_numpy()
-            X = X.drop(columns=[label_column])
-    else:
-        raise InputError(
-            f"X file '{path}' has an unknown extension '{ext or '(none)'}': use .npy, .npz, .csv or .parquet"
-        )
-    if label_column is not None and ext not in (".csv", ".parquet", ".tsv"):
-        raise InputError("--label-column works only with a table (.csv or .parquet); give the labels as Y instead")
-    return X, y
-
-
-def load_labels(path: str | os.PathLike, *, y_key: str | None = None) -> np.ndarray:
-    """Load labels from ``.npy``, ``.npz``, ``.csv`` or ``.txt`` (one label per line)."""
-    path = _check_path(path, "Y")
-    ext = os.path.splitext(path)[1].lower()
-    if ext == ".npy":
-        return np.asarray(_load_npy(path, "Y"))
-    if ext == ".npz":
-        return _load_npz(path, "Y", y_key, ("y", "Y", "labels", "label", "target", "y_train"))
-    if ext == ".txt":
-        try:
-            with open(path, encoding="utf-8") as fh:
-                lines = fh.read().splitlines()
-        except UnicodeDecodeError:
-            raise InputError(f"Y file '{path}' is not UTF-8 text: save the labels one per line as text") from None
-        while lines and not lines[-1].strip():
-            lines.pop()
-        if not lines:
-            raise InputError(f"Y file '{path}' is empty")
-        return np.array(lines, dtype=object)
-    if ext in (".csv", ".parquet", ".tsv"):
-        table = _read_table(path, "Y")
-        if table.shape[1] == 1:
-            return table.iloc[:, 0].to_numpy()
-        named = [c for c in table.columns if str(c).lower() in LABEL_COLUMN_NAMES]
-        if len(named) == 1:
-            return table[named[0]].to_numpy()
-        # Several columns: maybe one-hot; validation decides.
-        return table.to_numpy()
-    raise InputError(f"Y file '{path}' has an unknown extension '{ext or '(none)'}': use .npy, .csv or .txt")
 
 
 # ----------------------------------------------------------------------------- arrays
@@ -350,8 +161,9 @@ def to_float_features(raw: np.ndarray, notes: list[str]) -> tuple[np.ndarray, in
     nan_rows = 0
     first_bad = None
     n_inf = 0
-    for start in range(0, n, _CHUNK):
-        block = np.asarray(raw[start : start + _CHUNK])
+    step = chunk_rows(d)
+    for start in range(0, n, step):
+        block = np.asarray(raw[start : start + step])
         with np.errstate(over="ignore", invalid="ignore"):
             out[start : start + len(block)] = block
         part = out[start : start + len(block)]
@@ -390,7 +202,7 @@ def to_float_features(raw: np.ndarray, notes: list[str]) -> tuple[np.ndarray, in
 def encode_labels(y: Any, n_samples: int, notes: list[str], what: str = "y") -> tuple[np.ndarray, np.ndarray]:
     """Validate labels and return ``(codes, classes)``; ``classes[codes]`` gives the labels back."""
     if y is None:
-        raise InputError(f"no labels given: pass {what}, or a table with --label-column")
+        raise InputError(f"no labels given: pass {param(what)}, or a table with {param('label_column')}")
     if isinstance(y, pd.DataFrame):
         y = y.to_numpy() if y.shape[1] > 1 else y.iloc[:, 0].to_numpy()
     elif isinstance(y, pd.Series):
@@ -398,7 +210,7 @@ def encode_labels(y: Any, n_samples: int, notes: list[str], what: str = "y") -> 
     elif isinstance(y, (list, tuple)):
         y = np.asarray(y, dtype=object)
     if not isinstance(y, np.ndarray):
-        raise InputTypeError(f"{what} must be an array-like of labels, not {type(y).__name__}")
+        raise InputTypeError(f"{param(what)} must be an array-like of labels, not {type(y).__name__}")
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
@@ -406,22 +218,22 @@ def encode_labels(y: Any, n_samples: int, notes: list[str], what: str = "y") -> 
         try:
             m = y.astype(float)
         except (TypeError, ValueError):
-            raise InputError(f"{what} has shape {y.shape}: give one label per sample") from None
+            raise InputError(f"{param(what)} has shape {y.shape}: give one label per sample") from None
         if m.shape[0] == n_samples and np.isin(m, (0.0, 1.0)).all() and (m.sum(axis=1) == 1).all():
-            notes.append(f"{what} was one-hot encoded ({m.shape[1]} columns): converted to class indices")
+            notes.append(f"{param(what)} was one-hot encoded ({m.shape[1]} columns): converted to class indices")
             y = m.argmax(axis=1).astype(np.int64)
         elif np.isfinite(m).all() and (m >= 0).all() and np.allclose(m.sum(axis=1), 1.0, atol=1e-3):
             raise InputError(
-                f"{what} has shape {y.shape} and rows that sum to 1: it looks like predicted probabilities, "
-                "not labels; pass the labels, and probabilities with --pred-probs"
+                f"{param(what)} has shape {y.shape} and rows that sum to 1: it looks like predicted probabilities, "
+                f"not labels; pass the labels, and probabilities as {param('pred_probs')}"
             )
         else:
-            raise InputError(f"{what} has shape {y.shape}: give one label per sample (or one-hot rows)")
+            raise InputError(f"{param(what)} has shape {y.shape}: give one label per sample (or one-hot rows)")
     if y.ndim != 1:
-        raise InputError(f"{what} has shape {y.shape}: give one label per sample")
+        raise InputError(f"{param(what)} has shape {y.shape}: give one label per sample")
     if len(y) != n_samples:
         raise InputError(
-            f"X has {n_samples} samples but {what} has {len(y)} labels: they must match row for row"
+            f"X has {n_samples} samples but {param(what)} has {len(y)} labels: they must match row for row"
         )
     kind = y.dtype.kind
     if kind in "OUS":
@@ -430,12 +242,12 @@ def encode_labels(y: Any, n_samples: int, notes: list[str], what: str = "y") -> 
         text = ser.where(~missing, "").astype(str)
         stripped = text.str.strip()
         if (stripped != text).any():
-            notes.append(f"{what}: surrounding whitespace removed from {(stripped != text).sum()} labels")
+            notes.append(f"{param(what)}: surrounding whitespace removed from {(stripped != text).sum()} labels")
         missing |= (stripped == "").to_numpy()
         if missing.any():
             rows = np.flatnonzero(missing)
             raise InputError(
-                f"{what} has {len(rows)} missing labels (first at row {rows[0]}): label or drop those samples"
+                f"{param(what)} has {len(rows)} missing labels (first at row {rows[0]}): label or drop those samples"
             )
         numeric = pd.to_numeric(stripped, errors="coerce")
         if numeric.notna().all():
@@ -451,17 +263,17 @@ def encode_labels(y: Any, n_samples: int, notes: list[str], what: str = "y") -> 
         if np.isnan(y).any():
             rows = np.flatnonzero(np.isnan(y))
             raise InputError(
-                f"{what} has {len(rows)} missing labels (NaN, first at row {rows[0]}): label or drop those samples"
+                f"{param(what)} has {len(rows)} missing labels (NaN, first at row {rows[0]}): label or drop those samples"
             )
         if not np.isfinite(y).all() or not np.all(y == np.round(y)):
             bad = np.flatnonzero(~np.isfinite(y) | (y != np.round(y)))[0]
             raise InputError(
-                f"{what} has values that are not whole numbers (e.g. {y[bad]!r} at row {bad}): dataaudit audits "
+                f"{param(what)} has values that are not whole numbers (e.g. {y[bad]!r} at row {bad}): dataaudit audits "
                 "classification labels; round them if they are classes, or use class indices"
             )
         y = y.astype(np.int64)
     elif kind == "c":
-        raise InputTypeError(f"{what} has complex numbers; give class labels")
+        raise InputTypeError(f"{param(what)} has complex numbers; give class labels")
     if y.dtype == object:
         y = y.astype(str)
     classes, codes = np.unique(y, return_inverse=True)
@@ -473,21 +285,21 @@ def check_pred_probs(pred_probs: Any, n_samples: int, n_classes: int) -> np.ndar
     try:
         p = np.asarray(pred_probs, dtype=np.float64)
     except (TypeError, ValueError):
-        raise InputTypeError("pred_probs must be a numeric array of shape (n_samples, n_classes)") from None
+        raise InputTypeError(f"{param('pred_probs')} must be a numeric array of shape (n_samples, n_classes)") from None
     if p.ndim == 1 and n_classes == 2:
         if len(p) == n_samples and ((p >= 0) & (p <= 1)).all():
             p = np.column_stack([1.0 - p, p])
     if p.ndim != 2 or p.shape != (n_samples, n_classes):
         raise InputError(
-            f"pred_probs has shape {p.shape} but the data has {n_samples} samples and {n_classes} classes: "
+            f"{param('pred_probs')} has shape {p.shape} but the data has {n_samples} samples and {n_classes} classes: "
             f"give shape ({n_samples}, {n_classes}), columns in sorted label order"
         )
     if not np.isfinite(p).all():
-        raise InputError("pred_probs has NaN or infinite values: give probabilities")
+        raise InputError(f"{param('pred_probs')} has NaN or infinite values: give probabilities")
     if (p < 0).any():
         rows = np.flatnonzero((p < 0).any(axis=1))
         raise InputError(
-            f"pred_probs has negative values in {len(rows)} rows (first at row {rows[0]}): give probabilities, "
+            f"{param('pred_probs')} has negative values in {len(rows)} rows (first at row {rows[0]}): give probabilities, "
             "not logits (apply a softmax)"
         )
     sums = p.sum(axis=1)
@@ -495,7 +307,7 @@ def check_pred_probs(pred_probs: Any, n_samples: int, n_classes: int) -> np.ndar
     if bad.any():
         rows = np.flatnonzero(bad)
         raise InputError(
-            f"pred_probs rows must sum to 1, but {len(rows)} do not (row {rows[0]} sums to {sums[rows[0]]:.4g}): "
+            f"{param('pred_probs')} rows must sum to 1, but {len(rows)} do not (row {rows[0]} sums to {sums[rows[0]]:.4g}): "
             "normalise them (apply a softmax to logits)"
         )
     return p / sums[:, None]
@@ -542,7 +354,7 @@ def prepare_test(X_test: Any, y_test: Any, train: Dataset) -> tuple[np.ndarray, 
     raw, shape, _ = as_feature_matrix(X_test, notes)
     if raw.shape[1] != train.n_features:
         raise InputError(
-            f"X_test has {raw.shape[1]} features per sample but X has {train.n_features}: "
+            f"{param('X_test')} has {raw.shape[1]} features per sample but X has {train.n_features}: "
             "the splits must have the same columns"
         )
     codes, classes = encode_labels(y_test, raw.shape[0], notes, what="y_test")
@@ -557,15 +369,3 @@ def prepare_test(X_test: Any, y_test: Any, train: Dataset) -> tuple[np.ndarray, 
             mapped[i] = unseen.setdefault(v, train.n_classes + len(unseen))
     features, _, _ = to_float_features(raw, notes)
     return raw, features, mapped
-
-
-def label_values(classes: np.ndarray, codes: np.ndarray) -> np.ndarray:
-    """Original label values for codes, as plain Python-friendly numpy values."""
-    return classes[codes]
-
-
-def to_python(value: Any) -> Any:
-    """A JSON-ready Python value for a numpy scalar or label."""
-    if isinstance(value, np.generic):
-        return value.item()
-    return value

@@ -1,51 +1,15 @@
-"""File-level entry point: load inputs from paths, scan, and write the outputs."""
+"""File-level entry point (what ``dataaudit scan`` runs): load inputs, check the gate and the
+output directory, scan, apply the gate and write the outputs."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from typing import Any
 
-import numpy as np
-
-from . import data
-from .errors import OutputError, UsageError
-from .report import OUTPUT_FILES, Report
-from .scan import scan
-
-
-def _load_pred_probs(path: str) -> np.ndarray:
-    path = data._check_path(path, "--pred-probs")
-    ext = os.path.splitext(path)[1].lower()
-    if ext == ".npy":
-        return np.asarray(data._load_npy(path, "--pred-probs"))
-    if ext == ".npz":
-        return data._load_npz(path, "--pred-probs", None, ("pred_probs", "probs", "proba"))
-    if ext in (".csv", ".parquet"):
-        return data._read_table(path, "--pred-probs").to_numpy(dtype=float)
-    raise UsageError(f"--pred-probs file '{path}' has an unknown extension: use .npy, .npz or .csv")
-
-
-def _check_out(out: str, inputs: list[str]) -> None:
-    out_abs = os.path.realpath(out)
-    for p in inputs:
-        p_abs = os.path.realpath(p)
-        if out_abs == p_abs:
-            raise OutputError(f"--out '{out}' is one of the input files: choose a directory for the outputs")
-        if os.path.dirname(p_abs) == out_abs and os.path.basename(p_abs) in OUTPUT_FILES:
-            raise OutputError(
-                f"--out '{out}' would overwrite the input file '{p}': choose another directory"
-            )
-    if os.path.exists(out) and not os.path.isdir(out):
-        raise OutputError(f"--out '{out}' is an existing file, not a directory: choose a directory")
-    # Fail before the scan, not after minutes of work: the directory must be creatable and writable.
-    try:
-        os.makedirs(out, exist_ok=True)
-        probe_fd, probe_path = tempfile.mkstemp(prefix=".dataaudit-", dir=out)
-        os.close(probe_fd)
-        os.unlink(probe_path)
-    except OSError as exc:
-        raise OutputError(f"--out '{out}' cannot be written ({exc.strerror or exc}): choose another directory") from None
+from . import gate, io
+from .errors import UsageError, param
+from .probe import is_keras_file
+from .report import Report
+from .scan import scan, select_checks
 
 
 def scan_files(
@@ -60,31 +24,45 @@ def scan_files(
     test_y_path: str | None = None,
     out: str | None = None,
     model: Any = "auto",
+    checks: Any = None,
+    fail_on: str | None = None,
     **scan_kwargs: Any,
 ) -> Report:
-    """Scan data given as files (what ``dataaudit scan`` does) and write ``out`` if given."""
+    """Scan data given as files and write ``out`` if given.
+
+    Every input, the gate expression and the output directory are checked before the scan,
+    so a usage mistake never costs the minutes of a scan. ``fail_on``'s result is in
+    ``report.summary["gate"]``.
+    """
+    has_test = test_x_path is not None
+    if test_y_path is not None and test_x_path is None:
+        raise UsageError(f"give both {param('X_test')} and {param('y_test')}, or neither")
+    if has_test and test_y_path is None and label_column is None:
+        raise UsageError(f"give both {param('X_test')} and {param('y_test')}, or neither")
+    conditions = gate.parse(fail_on) if fail_on else None
+    if conditions is not None:
+        gate.validate(conditions, select_checks(checks, has_test))
     inputs = [p for p in (x_path, y_path, pred_probs_path, test_x_path, test_y_path) if p]
-    if isinstance(model, str) and model.endswith(".keras"):
+    if is_keras_file(model):
         inputs.append(model)
     if out is not None:
-        _check_out(out, inputs)
-    X, y_from_table = data.load_features(x_path, x_key=x_key, label_column=label_column)
+        io.check_output_dir(out, inputs, what="out")
+    X, y_from_table = io.load_features(x_path, x_key=x_key, label_column=label_column)
     if y_path is not None and y_from_table is not None:
-        raise UsageError("labels given twice: use either Y or --label-column")
+        raise UsageError(f"labels given twice: use either {param('y')} or {param('label_column')}")
     if y_path is None and y_from_table is None:
-        raise UsageError("no labels given: pass the Y file, or --label-column NAME for a table")
-    y = data.load_labels(y_path, y_key=y_key) if y_path is not None else y_from_table
-    if (test_x_path is None) != (test_y_path is None):
-        if test_x_path is not None and label_column is not None:
-            pass
-        else:
-            raise UsageError("give both --test-x and --test-y, or neither")
+        raise UsageError(f"no labels given: pass {param('y')}, or {param('label_column')} for a table")
+    y = io.load_labels(y_path, y_key=y_key) if y_path is not None else y_from_table
     X_test = y_test = None
-    if test_x_path is not None:
-        X_test, y_test_table = data.load_features(test_x_path, x_key=x_key, label_column=label_column if test_y_path is None else None)
-        y_test = data.load_labels(test_y_path, y_key=y_key) if test_y_path is not None else y_test_table
-    pred_probs = _load_pred_probs(pred_probs_path) if pred_probs_path else None
-    report = scan(X, y, model=model, pred_probs=pred_probs, X_test=X_test, y_test=y_test, **scan_kwargs)
+    if has_test:
+        X_test, y_test = io.load_features(test_x_path, x_key=x_key, what="X_test",
+                                          label_column=label_column if test_y_path is None else None)
+        if test_y_path is not None:
+            y_test = io.load_labels(test_y_path, y_key=y_key, what="y_test")
+    pred_probs = io.load_pred_probs(pred_probs_path) if pred_probs_path else None
+    report = scan(X, y, model=model, pred_probs=pred_probs, X_test=X_test, y_test=y_test, checks=checks, **scan_kwargs)
+    if conditions is not None:
+        report.gate(fail_on)
     if out is not None:
         report.save(out)
     return report

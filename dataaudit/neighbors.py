@@ -26,12 +26,12 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .utils import CHUNK_ROWS, CHUNK_VALUES, chunk_rows
+
 EXACT_MAX = 20_000
 N_PROBE = 16
 RECALL_QUERIES = 1000
-_CHUNK = 65536
 SPARSE_ROWS = 100_000
-_BLOCK_VALUES = 4_000_000  # float64 values per working block: ~32 MB
 
 
 @dataclass
@@ -101,7 +101,7 @@ def standardize_params(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     usual = _usual_values(features)
     total, sq = np.zeros(d), np.zeros(d)
     n_usual, departures = np.zeros(d), np.zeros(d)
-    rows = _chunk_rows(d)
+    rows = chunk_rows(d)
     for s in range(0, n, rows):
         block = features[s : s + rows].astype(np.float64)
         total += block.sum(axis=0)
@@ -120,18 +120,13 @@ def standardize_params(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean.astype(np.float32), scale.astype(np.float32)
 
 
-def _chunk_rows(d: int) -> int:
-    """Rows per chunk: at most ``_CHUNK``, and about 32 MB of float64 for wide data."""
-    return int(max(64, min(_CHUNK, _BLOCK_VALUES // max(d, 1))))
-
-
 def _usual_values(features: np.ndarray) -> np.ndarray:
     """Per feature, the median of at most ``SPARSE_ROWS`` evenly spaced rows, in column blocks."""
     n, d = features.shape
     step = max(1, -(-n // SPARSE_ROWS))
     m = len(range(0, n, step))
     out = np.empty(d)
-    cols = max(1, _BLOCK_VALUES // m)
+    cols = max(1, CHUNK_VALUES // m)
     for c in range(0, d, cols):
         sample = np.array(features[::step, c : c + cols], dtype=np.float64)
         out[c : c + cols] = np.partition(sample, m // 2, axis=0)[m // 2]
@@ -140,7 +135,7 @@ def _usual_values(features: np.ndarray) -> np.ndarray:
 
 def _standardized(features: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
     out = np.empty(features.shape, dtype=np.float32)
-    rows = _chunk_rows(features.shape[1])
+    rows = chunk_rows(features.shape[1])
     for s in range(0, features.shape[0], rows):
         out[s : s + rows] = (features[s : s + rows] - mean) / scale
     return out
@@ -215,7 +210,7 @@ def build_neighbor_graph(
         progress(f"neighbours: {method} search of {k} neighbours for {n} samples")
     idx = np.empty((n, k + 1), dtype=np.int64)
     dist = np.empty((n, k + 1), dtype=np.float32)
-    step = 50_000
+    step = CHUNK_ROWS
     for s in range(0, n, step):
         D, I = index.search(Z[s : s + step], k + 1)
         idx[s : s + step] = I

@@ -24,9 +24,11 @@ probe that measured best within the time budget (docs/benchmarks.md):
   rate 0.2, large leaves and l2 regularisation against noisy labels, early stopping), with 3
   folds, so that 1M rows take minutes.
 
-Passes (``default_passes``): a probe trained on noisy labels learns some of the noise, so
-the orchestrator can refit it with the samples confident learning flagged left out of
-training (every sample still gets out-of-fold probabilities). A single-model probe is fitted
+Passes (``default_passes``, policy in :func:`fit_out_of_sample`): a probe trained on noisy
+labels learns some of the noise, so it is refitted with the samples confident learning flagged
+left out of training (every sample still gets out-of-fold probabilities). A user's Keras model
+(wrapped as a scikit-learn estimator, :class:`dataaudit.keras.KerasProbe`) is fitted once; a
+single-model probe is fitted
 twice; ``auto``'s ensemble above 5,000 rows once (averaging already does much of what the
 refit does, and 50k rows stay within seconds); ``model="ensemble"`` asked for by name above
 5,000 rows four times, the last two averaged: the slower, stronger probe for training on the
@@ -43,7 +45,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .errors import InputError, UsageError
+from .errors import UsageError, param
 
 _EPS = 1e-12
 SMALL_N = 5_000
@@ -51,6 +53,8 @@ LARGE_N = 200_000
 #: Fits of ``model="ensemble"`` asked for by name above SMALL_N rows (see the module notes).
 STRONG_PASSES = 4
 BUILTIN = ("auto", "logistic", "hgb", "knn", "mlp", "svm", "ensemble")
+#: Rows named in ``info["uncrossvalidated"]``.
+MAX_UNCROSSVALIDATED_LISTED = 50
 
 
 @dataclass
@@ -142,7 +146,7 @@ def _builtin(name: str, n: int, random_state: int):
 
         # Platt-scaled RBF SVM (what SVC(probability=True) did, without its deprecation).
         return make_pipeline(StandardScaler(), CalibratedClassifierCV(SVC(random_state=random_state), cv=3, ensemble=False))
-    raise UsageError(f"unknown built-in model '{name}'; choose from: {', '.join(BUILTIN)}, or package.module:Class")
+    raise UsageError(f"unknown built-in {param('model')} '{name}'; choose from: {', '.join(BUILTIN)}, or package.module:Class")
 
 
 def _resolve_name(model: str, n: int) -> str:
@@ -159,9 +163,15 @@ def _members(name: str, n: int) -> tuple[str, ...]:
 
 
 def default_passes(model: Any, n: int) -> int:
-    """How many times the probe is fitted when ``passes`` is not given (see the module notes)."""
-    if is_keras_spec(model):
-        return 1
+    """How many times the probe is fitted when ``passes`` is not given (see the module notes).
+
+    Examples
+    --------
+    >>> default_passes("auto", 5_000), default_passes("auto", 50_000), default_passes("ensemble", 50_000)
+    (2, 1, 4)
+    """
+    if is_keras_file(model) or is_keras_model(model):
+        return 1  # the user's network: one pass is already many epochs per fold
     if isinstance(model, str) and model == "ensemble" and n > SMALL_N:
         return STRONG_PASSES  # asked for by name: the slow, strong probe
     if isinstance(model, str) and model == "auto" and SMALL_N < n <= LARGE_N:
@@ -169,53 +179,141 @@ def default_passes(model: Any, n: int) -> int:
     return 2
 
 
+def is_keras_file(model: Any) -> bool:
+    """Whether ``model`` is the path of a ``.keras`` file."""
+    return isinstance(model, (str, os.PathLike)) and os.fspath(model).endswith(".keras")
+
+
+def is_keras_model(model: Any) -> bool:
+    """Whether ``model`` is a Keras model object (checked without importing TensorFlow)."""
+    return type(model).__module__.startswith(("keras", "tensorflow", "tf_keras"))
+
+
 def _load_class(spec: str):
     module_name, _, cls_name = spec.partition(":")
     try:
         cls = getattr(importlib.import_module(module_name), cls_name)
     except (ImportError, AttributeError) as exc:
-        raise UsageError(f"--model '{spec}' cannot be imported ({exc}): give package.module:Class") from None
+        raise UsageError(f"{param('model')} '{spec}' cannot be imported ({exc}): give package.module:Class") from None
     try:
         est = cls()
     except Exception as exc:  # noqa: BLE001 - any constructor failure is a usage problem
-        raise UsageError(f"--model '{spec}' cannot be created without arguments ({exc})") from None
+        raise UsageError(f"{param('model')} '{spec}' cannot be created without arguments ({exc})") from None
     if not hasattr(est, "predict_proba") or not hasattr(est, "fit"):
-        raise UsageError(f"--model '{spec}' has no fit/predict_proba: give a scikit-learn classifier")
+        raise UsageError(f"{param('model')} '{spec}' has no fit/predict_proba: give a scikit-learn classifier")
     return est
 
 
-def is_keras_spec(model: Any) -> bool:
-    """Whether ``model`` names or is a Keras model (without importing TensorFlow)."""
-    return (isinstance(model, str) and model.endswith(".keras")) or _is_keras(model)
+@dataclass(frozen=True)
+class ProbeModel:
+    """A probe resolved for the data at hand: the scikit-learn-compatible estimators whose
+    out-of-fold probabilities are averaged, and the policy that goes with them.
+
+    Attributes
+    ----------
+    name : str
+        What the report calls it (``ensemble``, ``hgb``, ``keras:cnn.keras``, a class name).
+    estimators : tuple
+        Fitted afresh (``sklearn.base.clone``) in every fold; a Keras model is wrapped in
+        :class:`dataaudit.keras.KerasProbe`.
+    members : tuple of str or None
+        Built-in member names, when the probe is built in (the SVM's fold rule needs them).
+    passes : int
+        Fits by default (:func:`default_passes`).
+    stronger_advice : str or None
+        Advice to rescan with a stronger built-in probe, when one is worth its time here.
+    """
+
+    name: str
+    estimators: tuple
+    members: tuple[str, ...] | None
+    passes: int
+    stronger_advice: str | None = None
 
 
-def _is_keras(model: Any) -> bool:
-    return type(model).__module__.startswith(("keras", "tensorflow", "tf_keras"))
+#: Built-in single probes that ``model="ensemble"`` beats on large data (docs/benchmarks.md).
+_SINGLE_BUILTIN_PROBES = frozenset(BUILTIN) - {"auto", "ensemble"}
+_STRONGER_ADVICE = (
+    "Before training on those, rescan with --model ensemble (model=\"ensemble\", its default four "
+    "passes): a few times slower, but its probe is right more often near the class boundary, and a "
+    "model trained on the cleaned data learns the probe's mistakes there."
+)
 
 
-def load_keras_model(path: str):
-    """Load a ``.keras`` file with ``safe_mode=True`` (no arbitrary code from the file)."""
-    if not os.path.isfile(path):
-        raise InputError(f"--model file '{path}' does not exist")
-    try:
-        import keras
-    except ImportError:
-        raise UsageError("a .keras probe needs TensorFlow: pip install 'dataaudit[keras]'") from None
-    try:
-        return keras.models.load_model(path, safe_mode=True, compile=True)
-    except Exception as exc:  # noqa: BLE001 - keras raises many types
-        msg = " ".join(str(exc).split())
-        if "safe_mode" in msg or "Lambda" in msg or "lambda" in msg:
-            reason = "it holds a Lambda layer or code that can only be loaded unsafely"
-        elif "Unknown" in msg or "custom" in msg.lower() or "register" in msg.lower():
-            reason = "it uses a custom layer or object that is not registered"
-        else:
-            reason = msg[:200]
-        raise InputError(
-            f"cannot load Keras model '{path}' with safe_mode=True: {reason}; dataaudit never loads code from "
-            "model files: rebuild the model with built-in layers, or pass your own out-of-sample --pred-probs"
-        ) from None
+def _stronger_advice(name: str, passes: int, n: int) -> str | None:
+    """The stronger-probe advice when the probe is a single built-in model, or the large
+    ensemble fitted fewer than ``STRONG_PASSES`` times, on more than ``SMALL_N`` rows.
 
+    Examples
+    --------
+    >>> _stronger_advice("hgb", 2, 50_000).startswith("Before")
+    True
+    >>> _stronger_advice("ensemble", 4, 50_000), _stronger_advice("ensemble", 1, 3_000)
+    (None, None)
+    """
+    weaker = name in _SINGLE_BUILTIN_PROBES or (name == "ensemble" and passes < STRONG_PASSES)
+    return _STRONGER_ADVICE if weaker and n > SMALL_N else None
+
+
+def resolve_model(
+    model: Any,
+    labels: np.ndarray,
+    n_classes: int,
+    *,
+    random_state: int = 0,
+    passes: int | None = None,
+    sample_shape: tuple = (),
+    epochs: int = 20,
+    batch_size: int = 128,
+) -> ProbeModel:
+    """Turn ``model`` (a name, ``package.module:Class``, an estimator, a Keras model or a
+    ``.keras`` path) into a :class:`ProbeModel` for these labels; every problem with it is a
+    usage or input error raised here, before any training."""
+    if isinstance(model, ProbeModel):
+        return model
+    n = len(labels)
+    counts = np.bincount(labels, minlength=n_classes)
+    members: tuple[str, ...] | None = None
+    keras_model = None
+    if is_keras_file(model):
+        from .keras import load_model
+
+        keras_model = load_model(os.fspath(model))
+        name = f"keras:{os.path.basename(os.fspath(model))}"
+    elif is_keras_model(model):
+        keras_model = model
+        name = f"keras:{getattr(model, 'name', 'model')}"
+    elif isinstance(model, str) and ":" in model:
+        estimators: tuple = (_load_class(model),)
+        name = model
+    elif isinstance(model, str):
+        name = _resolve_name(model, n)
+        members = _members(name, n)
+        if "svm" in members and 0 < counts[counts > 1].min(initial=n) < 6:
+            # Platt scaling cross-validates inside each training fold: too few members for it.
+            members = tuple(m for m in members if m != "svm") or ("logistic",)
+        # Repeated members differ by their seed (an ensemble of networks from different starts).
+        estimators = tuple(_builtin(m, n, (random_state + i) % 2**32) for i, m in enumerate(members))
+    elif hasattr(model, "fit") and hasattr(model, "predict_proba"):
+        estimators = (model,)
+        name = type(model).__name__
+    else:
+        raise UsageError(
+            f"{param('model')} must be 'auto', a built-in name ({', '.join(BUILTIN)}), a scikit-learn classifier with "
+            f"predict_proba or a Keras model, not {type(model).__name__}"
+        )
+    if keras_model is not None:
+        from .keras import KerasProbe
+
+        probe = KerasProbe(keras_model, n_classes=n_classes, sample_shape=tuple(sample_shape), epochs=epochs,
+                           batch_size=batch_size, random_state=random_state)
+        probe.check(int(np.prod(sample_shape)) if sample_shape else 0)
+        estimators = (probe,)
+    if passes is None:
+        passes = default_passes(model, n)
+    if not isinstance(passes, (int, np.integer)) or isinstance(passes, bool) or passes < 1:
+        raise UsageError(f"probe option 'passes' must be a whole number >= 1, not {passes!r}")
+    return ProbeModel(name, estimators, members, int(passes), _stronger_advice(name, int(passes), n))
 
 # ----------------------------------------------------------------------------- folds
 
@@ -231,54 +329,22 @@ def _n_folds(counts: np.ndarray, n: int) -> int:
     return int(max(2, min(wanted, cross_validatable.min())))
 
 
-def _fit_predict_sklearn(estimator, X_tr, y_tr, X_te, n_classes):
-    from sklearn.base import clone
-
+def _fit_predict(estimator, X_tr, y_tr, X_te, n_classes):
+    """Out-of-fold probabilities of one estimator, one column per class code."""
     import warnings
+
+    from sklearn.base import clone
+    from sklearn.exceptions import ConvergenceWarning
 
     with warnings.catch_warnings():
         # Convergence chatter from MLP/logistic per fold says nothing the user can act on.
         warnings.simplefilter("ignore", category=UserWarning)
         warnings.simplefilter("ignore", category=FutureWarning)
-        from sklearn.exceptions import ConvergenceWarning
-
         warnings.simplefilter("ignore", category=ConvergenceWarning)
         est = clone(estimator).fit(X_tr, y_tr)
     out = np.zeros((len(X_te), n_classes))
     out[:, np.asarray(est.classes_, dtype=int)] = est.predict_proba(X_te)
     return out
-
-
-def _fit_predict_keras(model, X_tr, y_tr, X_te, n_classes, *, epochs, batch_size, seed):
-    import keras
-
-    keras.utils.set_random_seed(seed)
-    clone = keras.models.clone_model(model)  # fresh weights: re-initialised per fold
-    n_out = int(clone.outputs[0].shape[-1])
-    binary_head = n_out == 1
-    if binary_head and n_classes != 2:
-        raise UsageError(f"the Keras model has a 1-output (sigmoid) head but the labels have {n_classes} classes")
-    if not binary_head and n_out != n_classes:
-        raise UsageError(f"the Keras model has {n_out} outputs but the labels have {n_classes} classes")
-    loss = getattr(model, "loss", None)
-    optimizer = getattr(model, "optimizer", None)
-    if loss is None or optimizer is None:
-        loss = "binary_crossentropy" if binary_head else "sparse_categorical_crossentropy"
-        optimizer = "adam"
-    else:
-        optimizer = optimizer.__class__.from_config(optimizer.get_config())
-    clone.compile(loss=loss, optimizer=optimizer)
-    loss_name = loss if isinstance(loss, str) else getattr(loss, "name", type(loss).__name__)
-    target = y_tr
-    if not binary_head and "sparse" not in str(loss_name).lower():
-        target = np.eye(n_classes, dtype=np.float32)[y_tr]  # categorical loss wants one-hot
-    clone.fit(X_tr, target, epochs=epochs, batch_size=batch_size, verbose=0)
-    p = np.asarray(clone.predict(X_te, batch_size=max(batch_size, 1024), verbose=0), dtype=np.float64)
-    if binary_head:
-        p = np.column_stack([1.0 - p[:, 0], p[:, 0]])
-    p = np.clip(p, 0.0, None)
-    return p / np.maximum(p.sum(axis=1, keepdims=True), _EPS)
-
 
 def _fold_estimators(estimators: list, members: tuple | None, y_tr: np.ndarray, n: int, random_state: int) -> list:
     """The estimators for one fold: without the SVM when a refit left a class fewer than 3
@@ -312,8 +378,9 @@ def run_probe(
     batch_size: int = 128,
     progress: Callable[[str], None] | None = None,
     exclude: np.ndarray | None = None,
+    sample_shape: tuple = (),
 ) -> ProbeResult:
-    """Out-of-fold probabilities of ``model`` by stratified K-fold, and per-sample losses.
+    """One pass: out-of-fold probabilities of ``model`` by stratified K-fold, and per-sample losses.
 
     Parameters
     ----------
@@ -321,12 +388,14 @@ def run_probe(
     labels : ndarray (n,) int codes
     n_classes : int
     model : "auto", a built-in name, "package.module:Class", a scikit-learn classifier,
-        a Keras model or a path to a ``.keras`` file.
+        a Keras model, a path to a ``.keras`` file, or a resolved :class:`ProbeModel`.
     epochs, batch_size : int
         Keras training per fold.
     exclude : bool ndarray (n,), optional
         Rows left out of every fold's training part (they still get out-of-fold
         probabilities); used to refit the probe without the samples a first pass flagged.
+    sample_shape : tuple
+        The shape of one sample as given: a Keras model gets its input in the shape it declares.
 
     Notes
     -----
@@ -334,37 +403,12 @@ def run_probe(
     with a single member cannot be cross-validated: that sample gets the class frequencies
     of the other samples as its probabilities (it is reported in ``info["uncrossvalidated"]``).
     """
+    if not isinstance(model, ProbeModel):
+        model = resolve_model(model, labels, n_classes, random_state=random_state, passes=1,
+                              sample_shape=tuple(sample_shape) or tuple(features.shape[1:]),
+                              epochs=epochs, batch_size=batch_size)
     n = len(labels)
     counts = np.bincount(labels, minlength=n_classes)
-    keras_model = None
-    members: tuple[str, ...] | None = None  # built-in members, when the model is a built-in name
-    name: str
-    if isinstance(model, str) and model.endswith(".keras"):
-        keras_model = load_keras_model(model)
-        name = f"keras:{os.path.basename(model)}"
-    elif isinstance(model, str) and ":" in model:
-        estimators = [_load_class(model)]
-        name = model
-    elif isinstance(model, str):
-        name = _resolve_name(model, n)
-        members = _members(name, n)
-        if "svm" in members and 0 < counts[counts > 1].min(initial=n) < 6:
-            # Platt scaling cross-validates inside each training fold: too few members for it.
-            members = tuple(m for m in members if m != "svm") or ("logistic",)
-        # Repeated members differ by their seed (an ensemble of networks from different starts).
-        estimators = [_builtin(m, n, (random_state + i) % 2**32) for i, m in enumerate(members)]
-    elif _is_keras(model):
-        keras_model = model
-        name = f"keras:{getattr(model, 'name', 'model')}"
-    elif hasattr(model, "fit") and hasattr(model, "predict_proba"):
-        estimators = [model]
-        name = type(model).__name__
-    else:
-        raise UsageError(
-            f"model must be 'auto', a built-in name ({', '.join(BUILTIN)}), a scikit-learn classifier with "
-            f"predict_proba or a Keras model, not {type(model).__name__}"
-        )
-
     singletons = np.flatnonzero(counts == 1)
     cv_mask = ~np.isin(labels, singletons)
     n_folds = _n_folds(counts, n)
@@ -379,30 +423,79 @@ def run_probe(
         skf = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=random_state)
         for fold, (tr, te) in enumerate(skf.split(np.zeros(len(idx)), labels[idx])):
             if progress:
-                progress(f"probe {name}: fold {fold + 1}/{n_folds} ({len(tr)} train, {len(te)} held out)")
+                progress(f"probe {model.name}: fold {fold + 1}/{n_folds} ({len(tr)} train, {len(te)} held out)")
             tr, te = idx[tr], idx[te]
             if exclude is not None:
                 tr = _without(tr, exclude, labels)
-            X_tr, y_tr, X_te = features[tr], labels[tr], features[te]
-            if keras_model is not None:
-                p = _fit_predict_keras(
-                    keras_model, X_tr, y_tr, X_te, n_classes,
-                    epochs=epochs, batch_size=batch_size, seed=random_state + fold,
-                )
-            else:
-                p = np.mean([_fit_predict_sklearn(e, X_tr, y_tr, X_te, n_classes)
-                             for e in _fold_estimators(estimators, members, y_tr, n, random_state)], axis=0)
-            probs[te] = p
+            estimators = _fold_estimators(model.estimators, model.members, labels[tr], n, random_state)
+            probs[te] = np.mean([_fit_predict(e, features[tr], labels[tr], features[te], n_classes)
+                                 for e in estimators], axis=0)
         if len(singletons):
             probs[~cv_mask] = prior
     probs = probs / np.maximum(probs.sum(axis=1, keepdims=True), _EPS)
     accuracy = float((probs.argmax(axis=1) == labels).mean())
     info = {
-        "model": name,
+        "model": model.name,
         "n_folds": n_folds,
         "out_of_sample_accuracy": round(accuracy, 6),
-        "uncrossvalidated": [int(i) for i in np.flatnonzero(~cv_mask)[:50]],
+        "uncrossvalidated": [int(i) for i in np.flatnonzero(~cv_mask)[:MAX_UNCROSSVALIDATED_LISTED]],
     }
     if exclude is not None:
         info["excluded_from_training"] = int(exclude.sum())
     return ProbeResult(probs, cross_entropy(probs, labels), info)
+
+
+#: A refit pass is only worth its time when the pass before flags at least this fraction.
+REFIT_MIN_FLAGGED = 0.01
+
+
+def fit_out_of_sample(
+    features: np.ndarray,
+    labels: np.ndarray,
+    n_classes: int,
+    model: Any = "auto",
+    *,
+    flag: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    passes: int | None = None,
+    random_state: int = 0,
+    progress: Callable[[str], None] | None = None,
+    sample_shape: tuple = (),
+    epochs: int = 20,
+    batch_size: int = 128,
+) -> ProbeResult:
+    """The probe's policy: fit ``passes`` times, each refit leaving out of training the samples
+    ``flag(labels, pred_probs)`` marked on the pass before.
+
+    A probe trained on noisy labels learns part of the noise; refitting without the samples
+    confident learning flags (``flag`` is :func:`dataaudit.confident.find_issues`) gives cleaner
+    probabilities, and every sample still gets out-of-fold ones. Refitting stops early when a
+    pass flags under ``REFIT_MIN_FLAGGED``. From the third pass on, the result is the mean of
+    the last two passes: two refits on slightly different clean sets, averaged, vary less than
+    either (docs/benchmarks.md). ``info`` records the passes made and, when a stronger
+    built-in probe is worth its time here, ``stronger_probe_advice``.
+    """
+    resolved = resolve_model(model, labels, n_classes, random_state=random_state, passes=passes,
+                             sample_shape=sample_shape, epochs=epochs, batch_size=batch_size)
+
+    def one_pass(exclude):
+        return run_probe(features, labels, n_classes, resolved, random_state=random_state,
+                         progress=progress, exclude=exclude)
+
+    result = one_pass(None)
+    previous = None
+    done = 1
+    while done < resolved.passes:
+        flagged = flag(labels, result.pred_probs)
+        if flagged.mean() < REFIT_MIN_FLAGGED:
+            break
+        if progress:
+            progress(f"probe pass {done + 1}/{resolved.passes}: refitting without the {int(flagged.sum())} samples flagged so far")
+        previous, result = result, one_pass(flagged)
+        done += 1
+    if done >= 3:
+        result = average(previous, result, labels)
+    result.info["passes"] = done
+    if resolved.stronger_advice:
+        result.info["stronger_probe_advice"] = resolved.stronger_advice
+    return result
+

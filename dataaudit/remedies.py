@@ -1,82 +1,104 @@
-"""Remedies: per-sample weights and a cleaned, group-aware, stratified split.
+"""Remedies: per-sample weights, cleaned data and a cleaned, group-aware, stratified split.
 
-Pure functions over the per-sample columns of a report (``report.samples``), testable
-without any model.
+Pure functions over the checks' row verdicts (:class:`dataaudit.checks.base.RowVerdict`):
+they combine whatever checks ran, in one loop, without knowing which checks those are, and
+are testable without any model.
 
 Sample weights
 --------------
-``w = label_term * duplicate_term * outlier_term``, then scaled to mean 1 over the rows
-whose weight is not zero:
-
-- ``label_term``: 1 for a sample whose label looks right; for a sample flagged by confident
-  learning (``is_label_issue``), its ``label_quality`` (the probe's out-of-sample probability
-  of the given label, usually well under 0.5) — a soft drop that keeps borderline samples
-  in play;
-- ``duplicate_term``: a group of duplicates counts as one sample: each of its ``m`` members
-  gets ``1/m``. In a group with conflicting labels the weight goes to the members with the
-  group's majority label; the others get ``minority_factor / m`` (0.1 by default);
-- ``outlier_term``: ``outlier_factor`` (0.5) for a feature-space outlier;
-- ``balance_classes=True`` then rescales so every class carries the same total weight;
-- ``drop_flagged=True`` sets flagged rows (label issues, minority members of conflicting
-  groups, outliers) to exactly 0 instead.
+``w = the product of every check's weight factor``, then scaled to mean 1 over the rows whose
+weight is not zero (each check documents its factor in its ``run``; the README sums them up).
+``balance_classes=True`` then rescales so every class carries the same total weight;
+``drop_flagged=True`` sets the rows any check excludes to exactly 0 instead.
 """
 
 from __future__ import annotations
 
+from typing import Iterable
+
 import numpy as np
-import pandas as pd
 
-from .errors import UsageError
-
-
-def _column(samples: pd.DataFrame, name: str, default) -> np.ndarray:
-    if name in samples.columns:
-        return samples[name].to_numpy()
-    return np.full(len(samples), default)
+from .checks.base import RowVerdict
+from .errors import UsageError, param
 
 
-def _group_majority_mask(group: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For grouped rows: group sizes per row and whether the row carries its group's majority label."""
-    n = len(group)
-    size = np.ones(n)
-    is_majority = np.ones(n, dtype=bool)
-    grouped = group >= 0
-    if not grouped.any():
-        return size, is_majority
-    g = group[grouped]
-    lab = labels[grouped]
-    size[grouped] = np.bincount(g)[g]
-    k = int(labels.max()) + 1
-    key = g * k + lab
-    uniq, inv, cnt = np.unique(key, return_inverse=True, return_counts=True)
-    top = np.zeros(int(g.max()) + 1, dtype=np.int64)
-    np.maximum.at(top, uniq // k, cnt)
-    is_majority[grouped] = cnt[inv] == top[g]
-    return size, is_majority
+def excluded_rows(verdicts: Iterable[RowVerdict], n: int) -> np.ndarray:
+    """Rows that any check excludes from cleaned data.
+
+    Examples
+    --------
+    >>> a = RowVerdict(np.ones(3, bool), np.ones(3), exclude=np.array([True, False, False]))
+    >>> b = RowVerdict(np.ones(3, bool), np.ones(3))
+    >>> excluded_rows([a, b], 3).tolist()
+    [True, False, False]
+    """
+    out = np.zeros(n, dtype=bool)
+    for v in verdicts:
+        if v.exclude is not None:
+            out |= np.asarray(v.exclude, dtype=bool)
+    return out
 
 
-def flagged_rows(samples: pd.DataFrame, labels: np.ndarray) -> np.ndarray:
-    """Rows a cleaned dataset leaves out: label issues, minority labels of conflicting
-    duplicate groups, and feature-space outliers."""
-    group = _column(samples, "duplicate_group", -1).astype(np.int64)
-    _, is_majority = _group_majority_mask(group, labels)
-    conflicting_minority = _column(samples, "is_conflicting_duplicate", False).astype(bool) & ~is_majority
-    return (
-        _column(samples, "is_label_issue", False).astype(bool)
-        | conflicting_minority
-        | _column(samples, "is_outlier", False).astype(bool)
-    )
+def relabels(verdicts: Iterable[RowVerdict], n: int) -> np.ndarray:
+    """Per row, a corrected label code offered by a check, or -1.
+
+    A row is offered a label only if every check that excludes it offers one (a row that an
+    outlier check drops is not saved by a label check's suggestion).
+    """
+    verdicts = list(verdicts)
+    label = np.full(n, -1, dtype=np.int64)
+    blocked = np.zeros(n, dtype=bool)
+    for v in verdicts:
+        if v.relabel is not None:
+            offered = np.asarray(v.relabel) >= 0
+            label = np.where(offered & (label < 0), v.relabel, label)
+    for v in verdicts:
+        if v.exclude is not None:
+            no_offer = np.ones(n, bool) if v.relabel is None else np.asarray(v.relabel) < 0
+            blocked |= np.asarray(v.exclude, dtype=bool) & no_offer
+    return np.where(blocked, -1, label)
+
+
+def split_groups(verdicts: Iterable[RowVerdict], n: int) -> np.ndarray:
+    """Group ids (-1: none) of rows that must stay on one side of a split: the connected
+    components of every check's groups.
+
+    Examples
+    --------
+    >>> a = RowVerdict(np.ones(4, bool), np.ones(4), group=np.array([0, 0, -1, -1]))
+    >>> b = RowVerdict(np.ones(4, bool), np.ones(4), group=np.array([-1, 0, 0, -1]))
+    >>> split_groups([a, b], 4).tolist()
+    [0, 0, 0, -1]
+    """
+    groupings = [np.asarray(v.group, dtype=np.int64) for v in verdicts if v.group is not None]
+    if not groupings:
+        return np.full(n, -1, dtype=np.int64)
+    if len(groupings) == 1:
+        return groupings[0]
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    rows, cols = [], []
+    for group in groupings:
+        members = np.flatnonzero(group >= 0)
+        first = np.full(int(group.max()) + 1, -1)
+        first[group[members][::-1]] = members[::-1]
+        rows.append(members)
+        cols.append(first[group[members]])
+    rows, cols = np.concatenate(rows), np.concatenate(cols)
+    graph = coo_matrix((np.ones(len(rows), np.int8), (rows, cols)), shape=(n, n))
+    _, comp = connected_components(graph, directed=False)
+    size = np.bincount(comp)
+    return np.where(size[comp] > 1, comp, -1)
 
 
 def sample_weight(
-    samples: pd.DataFrame,
+    verdicts: Iterable[RowVerdict],
     labels: np.ndarray,
     n_classes: int,
     *,
     balance_classes: bool = False,
     drop_flagged: bool = False,
-    minority_factor: float = 0.1,
-    outlier_factor: float = 0.5,
 ) -> np.ndarray:
     """One finite, non-negative weight per sample, mean 1 over the rows with weight > 0.
 
@@ -84,35 +106,20 @@ def sample_weight(
 
     Examples
     --------
-    >>> s = pd.DataFrame({"is_label_issue": [False, True, False, False],
-    ...                   "label_quality": [0.9, 0.2, 0.8, 0.8],
-    ...                   "duplicate_group": [-1, -1, 0, 0]})
-    >>> sample_weight(s, np.array([0, 1, 1, 1]), 2).round(3).tolist()
+    >>> label = RowVerdict(np.array([False, True, False, False]), np.ones(4), weight=np.array([1, 0.2, 1, 1]))
+    >>> dup = RowVerdict(np.array([False, False, True, True]), np.ones(4), weight=np.array([1, 1, 0.5, 0.5]))
+    >>> sample_weight([label, dup], np.array([0, 1, 1, 1]), 2).round(3).tolist()
     [1.818, 0.364, 0.909, 0.909]
     """
-    n = len(samples)
+    verdicts = list(verdicts)
     labels = np.asarray(labels)
-    flagged_label = _column(samples, "is_label_issue", False).astype(bool)
-    quality = np.clip(_column(samples, "label_quality", 1.0).astype(float), 0.0, 1.0)
-    w = np.where(flagged_label, quality, 1.0)
-    group = _column(samples, "duplicate_group", -1).astype(np.int64)
-    size, is_majority = _group_majority_mask(group, labels)
-    conflicting = _column(samples, "is_conflicting_duplicate", False).astype(bool)
-    if conflicting.any():
-        grouped = group >= 0
-        n_major = np.ones(n)
-        g = group[grouped]
-        n_major_per_group = np.bincount(g, weights=is_majority[grouped].astype(float))
-        n_major[grouped] = n_major_per_group[g]
-        w = np.where(conflicting & is_majority, w / n_major, w)
-        w = np.where(conflicting & ~is_majority, w * minority_factor / size, w)
-        w = np.where(~conflicting, w / size, w)
-    else:
-        w = w / size
-    outlier = _column(samples, "is_outlier", False).astype(bool)
-    w = np.where(outlier, w * outlier_factor, w)
+    n = len(labels)
+    w = np.ones(n)
+    for v in verdicts:
+        if v.weight is not None:
+            w = w * np.asarray(v.weight, dtype=float)
     if drop_flagged:
-        w = np.where(flagged_rows(samples, labels), 0.0, w)
+        w = np.where(excluded_rows(verdicts, n), 0.0, w)
     if balance_classes:
         totals = np.bincount(labels, weights=w, minlength=n_classes)
         scale = np.zeros(n_classes)
@@ -126,31 +133,38 @@ def sample_weight(
 
 
 def clean_split(
-    samples: pd.DataFrame,
     labels: np.ndarray,
     *,
+    exclude: np.ndarray,
+    group: np.ndarray,
     test_size: float = 0.2,
-    exclude: np.ndarray | None = None,
     random_state: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Stratified train/validation indices in which no duplicate group straddles the split.
+    """Stratified train/validation indices in which no group straddles the split.
 
-    Rows in ``exclude`` (default: :func:`flagged_rows`) are left out. Each duplicate group is
-    a unit assigned whole; units are shuffled with ``random_state`` and, per stratum (the
-    unit's label), assigned to validation until the stratum's quota is met. Vectorised:
-    a million rows take well under a second.
+    Rows in ``exclude`` (see :func:`excluded_rows`) are left out; ``group`` (see
+    :func:`split_groups`) holds ids >= 0 of rows that stay together. Each group is a unit
+    assigned whole; units are shuffled with ``random_state`` and, per stratum (the unit's
+    label), assigned to validation until the stratum's quota is met. Vectorised: a million
+    rows take well under a second.
 
     Returns ``(train_idx, val_idx, excluded_idx)``, sorted.
+
+    Examples
+    --------
+    >>> labels = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    >>> train, val, out = clean_split(labels, exclude=np.arange(8) == 7, group=np.array([0, 0, -1, -1, -1, -1, -1, -1]),
+    ...                               test_size=0.25)
+    >>> len(train) + len(val), out.tolist(), bool({0, 1} <= set(train) or {0, 1} <= set(val))
+    (7, [7], True)
     """
     if not 0.0 < test_size < 1.0:
-        raise UsageError(f"test_size must be between 0 and 1, not {test_size}")
-    n = len(samples)
+        raise UsageError(f"{param('test_size')} must be between 0 and 1, not {test_size}")
+    n = len(labels)
     labels = np.asarray(labels)
-    if exclude is None:
-        exclude = flagged_rows(samples, labels)
     exclude = np.asarray(exclude, dtype=bool)
     kept = np.flatnonzero(~exclude)
-    group = _column(samples, "duplicate_group", -1).astype(np.int64)
+    group = np.asarray(group, dtype=np.int64)
     unit = np.where(group >= 0, group, group.max(initial=-1) + 1 + np.arange(n))
     if len(kept) == 0:
         empty = np.zeros(0, dtype=np.int64)

@@ -1,4 +1,4 @@
-"""The Report object: per-sample table, JSON summary, remedies and files."""
+"""The Report object: per-sample table, JSON summary, the checks' row verdicts, remedies, gate and files."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import _io, remedies
-from .errors import OutputError
+from . import gate as gates
+from . import io, remedies
+from .checks.base import MAX_LISTED, RowVerdict
+from .errors import OutputError, param
+from .utils import plural
 
 SCHEMA_VERSION = "1.0"
-
-#: Files a report writes; an existing output directory only ever has these replaced.
-OUTPUT_FILES = ("report.json", "samples.csv", "sample_weight.npy", "split.npz", "report.html")
 
 
 class Report:
@@ -27,6 +27,9 @@ class Report:
     summary : dict
         JSON-ready dataset figures, one entry per check, metrics and findings: the content
         of ``report.json``.
+    verdicts : dict of str to RowVerdict
+        Each check's per-row verdict (flag, score, weight factor, exclusion, groups), which
+        the remedies combine.
 
     Examples
     --------
@@ -45,19 +48,21 @@ class Report:
         *,
         labels: np.ndarray,
         classes: np.ndarray,
+        verdicts: dict[str, RowVerdict] | None = None,
+        titles: dict[str, str] | None = None,
         raw: np.ndarray | None = None,
         sample_shape: tuple = (),
         random_state: int = 0,
-        pred_probs: np.ndarray | None = None,
     ) -> None:
         self.samples = samples
         self.summary = summary
+        self.verdicts = dict(verdicts or {})
+        self.titles = dict(titles or {})
+        self.raw = raw
+        self.sample_shape = tuple(sample_shape)
         self._labels = labels
         self._classes = classes
-        self._raw = raw
-        self._sample_shape = sample_shape
         self._random_state = random_state
-        self._pred_probs = pred_probs
 
     # ------------------------------------------------------------------ views
     @property
@@ -67,23 +72,42 @@ class Report:
 
     @property
     def metrics(self) -> dict[str, float]:
-        """Numbers the ``--fail-on`` gate tests."""
+        """Numbers the gate tests."""
         return self.summary["metrics"]
 
     @property
     def classes(self) -> np.ndarray:
         return self._classes
 
+    def listed(self, check: str, limit: int = MAX_LISTED) -> np.ndarray:
+        """The rows ``check`` flagged, worst (lowest score) first, at most ``limit``."""
+        verdict = self.verdicts[check]
+        idx = np.flatnonzero(verdict.flag)
+        return idx[np.argsort(np.asarray(verdict.score)[idx], kind="stable")][:limit]
+
     def __repr__(self) -> str:
         d = self.summary["dataset"]
         return (
-            f"<dataaudit.Report: {d['n_samples']} samples, {d['n_classes']} classes, "
-            f"{len(self.findings)} findings>"
+            f"<dataaudit.Report: {plural(d['n_samples'], 'sample')}, {plural(d['n_classes'], 'class', 'classes')}, "
+            f"{plural(len(self.findings), 'finding')}>"
         )
 
     def to_json(self) -> str:
         """``report.json`` as a string (deterministic for a given seed)."""
-        return _io.dumps_json(self.summary)
+        return io.dumps_json(self.summary)
+
+    # ------------------------------------------------------------------ the gate
+    def gate(self, fail_on: str) -> dict[str, Any]:
+        """Apply a pipeline gate such as ``"label_issues>0.05,conflicting_duplicates>0"``.
+
+        The result (``{"conditions", "tripped", "passed"}``) is returned and stored in
+        ``summary["gate"]`` (so it is in ``report.json``). A metric of a check that did not
+        run, or an unknown metric, is a :class:`~dataaudit.errors.UsageError`.
+        """
+        conditions = gates.parse(fail_on)
+        tripped = gates.evaluate(conditions, self.metrics)
+        self.summary["gate"] = {"conditions": [c.text for c in conditions], "tripped": tripped, "passed": not tripped}
+        return self.summary["gate"]
 
     # ------------------------------------------------------------------ remedies
     def sample_weight(self, *, balance_classes: bool = False, drop_flagged: bool = False) -> np.ndarray:
@@ -94,47 +118,53 @@ class Report:
         balance_classes : bool, default False
             Also give every class the same total weight.
         drop_flagged : bool, default False
-            Zero the flagged rows (label issues, minority labels of conflicting duplicates,
-            outliers) instead of down-weighting them.
+            Zero the rows the checks exclude (label issues, minority labels of conflicting
+            duplicates, outliers) instead of down-weighting them.
 
         See :mod:`dataaudit.remedies` for the formula.
         """
-        return remedies.sample_weight(
-            self.samples, self._labels, len(self._classes),
-            balance_classes=balance_classes, drop_flagged=drop_flagged,
+        return remedies.sample_weight(self.verdicts.values(), self._labels, len(self._classes),
+                                      balance_classes=balance_classes, drop_flagged=drop_flagged)
+
+    def _split(self, test_size: float, random_state: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        n = len(self._labels)
+        return remedies.clean_split(
+            self._labels,
+            exclude=remedies.excluded_rows(self.verdicts.values(), n),
+            group=remedies.split_groups(self.verdicts.values(), n),
+            test_size=test_size,
+            random_state=random_state,
         )
 
     def clean_split(self, test_size: float = 0.2, *, random_state: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Stratified ``(train_idx, val_idx)`` without flagged rows; duplicate groups never straddle it."""
-        train, val, _ = remedies.clean_split(
-            self.samples,
-            self._labels,
-            test_size=test_size,
-            random_state=self._random_state if random_state is None else random_state,
-        )
+        """Stratified ``(train_idx, val_idx)`` without excluded rows; duplicate groups never straddle it."""
+        train, val, _ = self._split(test_size, self._random_state if random_state is None else random_state)
         return train, val
 
     def excluded(self) -> np.ndarray:
         """Indices of the rows a cleaned dataset leaves out (``split.npz["excluded"]``)."""
-        return np.flatnonzero(remedies.flagged_rows(self.samples, self._labels))
+        return np.flatnonzero(remedies.excluded_rows(self.verdicts.values(), len(self._labels)))
 
     def clean_data(self, X, y=None, *, relabel: bool = False):
         """``(X_clean, y_clean)``: the rows to train on, in input order.
 
-        Flagged rows are dropped; with ``relabel=True`` label issues are kept with their
-        ``suggested_label`` instead (conflicting-duplicate minorities and outliers are still
-        dropped). ``y`` defaults to the labels the report was made from.
+        Excluded rows are dropped; with ``relabel=True`` a row whose exclusion comes with a
+        corrected label (a label issue's ``suggested_label``) is kept with that label instead
+        (conflicting-duplicate minorities and outliers are still dropped). ``y`` defaults to
+        the labels the report was made from.
         """
         y = self.samples["label"].to_numpy() if y is None else np.asarray(y)
-        if len(y) != len(self.samples) or len(X) != len(self.samples):
-            raise ValueError(f"X and y must have the report's {len(self.samples)} rows")
+        n = len(self.samples)
+        if len(y) != n or len(X) != n:
+            raise ValueError(f"X and y must have the report's {n} rows")
         y = y.copy()
-        drop = remedies.flagged_rows(self.samples, self._labels)
-        if relabel and "is_label_issue" in self.samples:
-            issue = self.samples["is_label_issue"].to_numpy(bool)
+        drop = remedies.excluded_rows(self.verdicts.values(), n)
+        if relabel:
+            codes = remedies.relabels(self.verdicts.values(), n)
+            fixed = codes >= 0
             y = y.astype(object) if y.dtype.kind in "US" else y
-            y[issue] = self.samples["suggested_label"].to_numpy()[issue]
-            drop = drop & ~issue
+            y[fixed] = self._classes[codes[fixed]]
+            drop = drop & ~fixed
         keep = np.flatnonzero(~drop)
         X_clean = X.iloc[keep] if hasattr(X, "iloc") else np.asarray(X)[keep]
         return X_clean, y[keep]
@@ -146,15 +176,7 @@ class Report:
 
         Only these files are replaced in an existing directory. Returns the paths written.
         """
-        directory = os.fspath(directory)
-        if os.path.exists(directory) and not os.path.isdir(directory):
-            raise OutputError(f"output path '{directory}' is a file, not a directory: choose a directory for --out")
-        try:
-            os.makedirs(directory, exist_ok=True)
-        except OSError as exc:
-            raise OutputError(f"cannot create output directory '{directory}' ({exc.strerror}): choose another --out") from None
-        if not os.access(directory, os.W_OK):
-            raise OutputError(f"output directory '{directory}' is not writable: choose another --out")
+        directory = io.check_output_dir(directory, what="directory")
         written = []
 
         def path(name: str) -> str:
@@ -163,14 +185,14 @@ class Report:
             return p
 
         try:
-            _io.write_json(path("report.json"), self.summary)
-            _io.write_text(path("samples.csv"), self.samples.to_csv(index_label="index", lineterminator="\n"))
-            _io.write_npy(path("sample_weight.npy"), self.sample_weight())
-            train, val, excluded = remedies.clean_split(self.samples, self._labels, random_state=self._random_state)
-            _io.write_npz(path("split.npz"), train=train, val=val, excluded=excluded)
+            io.write_json(path("report.json"), self.summary)
+            io.write_text(path("samples.csv"), self.samples.to_csv(index_label="index", lineterminator="\n"))
+            io.write_npy(path("sample_weight.npy"), self.sample_weight())
+            train, val, excluded = self._split(0.2, self._random_state)
+            io.write_npz(path("split.npz"), train=train, val=val, excluded=excluded)
             from .render.html import render as render_html
 
-            _io.write_text(path("report.html"), render_html(self))
+            io.write_text(path("report.html"), render_html(self))
         except OSError as exc:
-            raise OutputError(f"cannot write into '{directory}' ({exc.strerror or exc}): choose another --out") from None
+            raise OutputError(f"cannot write into '{directory}' ({exc.strerror or exc}): choose another {param('directory')}") from None
         return written

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 
-_CHUNK = 32768
+from .utils import chunk_rows
+
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
 
 
-def _canonical_bytes(block: np.ndarray) -> np.ndarray:
+def canonical_bytes(block: np.ndarray) -> np.ndarray:
     """Rows of ``block`` as uint64 words, with -0.0 -> 0.0 and one NaN bit pattern."""
     block = np.array(block, copy=True)
     if block.dtype.kind == "f":
@@ -46,9 +47,10 @@ def row_hashes(X: np.ndarray) -> np.ndarray:
     n = X.shape[0]
     out = np.empty(n, dtype=np.uint64)
     mult = None
+    step = chunk_rows(int(np.prod(X.shape[1:])))
     with np.errstate(over="ignore"):
-        for start in range(0, n, _CHUNK):
-            words = _canonical_bytes(X[start : start + _CHUNK])
+        for start in range(0, n, step):
+            words = canonical_bytes(X[start : start + step])
             if mult is None:
                 mult = _multipliers(words.shape[1])
             # splitmix-style mixing of each word, then a random linear combination.
@@ -87,7 +89,7 @@ def exact_groups(X: np.ndarray) -> np.ndarray:
     cand_size = sizes[multi]
     members = np.concatenate([order[s : s + k] for s, k in zip(cand_start, cand_size)])
     bucket = np.repeat(np.arange(len(cand_start)), cand_size)
-    rows = _canonical_bytes(X[np.sort(members)])
+    rows = canonical_bytes(X[np.sort(members)])
     pos = np.empty(n, dtype=np.int64)
     pos[np.sort(members)] = np.arange(len(members))
     words = rows[pos[members]]

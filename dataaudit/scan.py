@@ -1,21 +1,33 @@
-"""The one orchestrator: load -> probe -> neighbour graph -> checks -> report."""
+"""The one orchestrator: validate -> build shared inputs -> run checks -> assemble the report.
+
+Shared inputs (probe probabilities, the neighbour graph, the held-out split) are built once
+each, by the provider in :data:`PROVIDERS` for what the selected checks declare in ``NEEDS``.
+"""
 
 from __future__ import annotations
 
+import inspect
 import sys
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 
-from . import __version__, data, gate, neighbors, probe, remedies
+from . import __version__, data, neighbors, probe, remedies
 from .checks import REGISTRY
-from .checks.base import NEED_NEIGHBORS, NEED_PROBE, NEED_TEST, SEVERITY_ORDER, CheckInputs, CheckResult, Finding
-from .errors import InputError, UsageError
+from .checks.base import (
+    NEED_NEIGHBORS, NEED_PROBE, NEED_TEST, SEVERITY_ORDER, CheckInputs, CheckResult, Finding,
+)
+from .confident import find_issues
+from .errors import UsageError, param
 from .report import SCHEMA_VERSION, Report
+from .utils import json_value, resolve_seed
 
 #: Neighbours per sample in the shared graph.
 DEFAULT_K = 10
+#: Options the probe takes in ``options={"probe": {...}}``.
+PROBE_OPTIONS = ("passes", "epochs", "batch_size")
 
 Progress = Callable[[str], None]
 
@@ -25,27 +37,160 @@ def _stderr_progress(message: str) -> None:
 
 
 def select_checks(checks: str | Iterable[str] | None, has_test: bool) -> list[str]:
-    """Resolve ``checks`` to registry names, in registry order."""
+    """Resolve ``checks`` to registry names, in registry order (default: every check that applies)."""
     if checks is None:
-        wanted = [name for name, mod in REGISTRY.items() if NEED_TEST not in mod.NEEDS or has_test]
-        return wanted
+        return [name for name, mod in REGISTRY.items() if NEED_TEST not in mod.NEEDS or has_test]
     if isinstance(checks, str):
-        checks = [c for c in checks.split(",")]
+        checks = checks.split(",")
     names = [c.strip() for c in checks if c and c.strip()]
     unknown = [c for c in names if c not in REGISTRY]
     if unknown:
-        raise UsageError(f"unknown check '{unknown[0]}'; choose from: {', '.join(REGISTRY)}")
+        raise UsageError(f"unknown check '{unknown[0]}' in {param('checks')}; choose from: {', '.join(REGISTRY)}")
     if not names:
-        raise UsageError(f"no checks selected; choose from: {', '.join(REGISTRY)}")
+        raise UsageError(f"no checks selected in {param('checks')}; choose from: {', '.join(REGISTRY)}")
     for c in names:
         if NEED_TEST in REGISTRY[c].NEEDS and not has_test:
-            raise UsageError(f"the '{c}' check needs a held-out split: pass X_test and y_test (--test-x/--test-y)")
+            raise UsageError(f"the '{c}' check needs a held-out split: pass {param('X_test')} and {param('y_test')}")
     return [c for c in REGISTRY if c in names]
 
 
-def known_metrics() -> dict[str, str]:
-    """Every gate metric, mapped to the check that computes it."""
-    return {m: name for name, mod in REGISTRY.items() for m in mod.METRICS}
+def check_options(name: str) -> tuple[str, ...]:
+    """The keyword options a check's ``run`` takes."""
+    signature = inspect.signature(REGISTRY[name].run)
+    return tuple(p.name for p in signature.parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY)
+
+
+# ----------------------------------------------------------------------------- 1. validate
+
+
+@dataclass
+class ScanRequest:
+    """Everything ``scan`` was asked for, validated; what the providers and checks are built from."""
+
+    dataset: data.Dataset
+    selected: list[str]
+    seed: int
+    options: dict[str, dict[str, Any]]
+    say: Progress | None = None
+    test: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    pred_probs: np.ndarray | None = None
+    probe_model: probe.ProbeModel | None = None
+    probe_options: dict[str, Any] = field(default_factory=dict)
+    skipped: list[Finding] = field(default_factory=list)
+
+    @property
+    def needs(self) -> set[str]:
+        return set().union(*(REGISTRY[c].NEEDS for c in self.selected)) if self.selected else set()
+
+
+def _validate_options(options: Mapping[str, Mapping[str, Any]] | None) -> tuple[dict, dict]:
+    """Split ``options`` into per-check options and probe options; unknown keys are usage errors."""
+    options = {k: dict(v) for k, v in (options or {}).items()}
+    probe_options = options.pop("probe", {})
+    for key in probe_options:
+        if key not in PROBE_OPTIONS:
+            raise UsageError(f"unknown probe option '{key}' in {param('options')}; the probe takes: {', '.join(PROBE_OPTIONS)}")
+    for name, given in options.items():
+        if name not in REGISTRY:
+            raise UsageError(f"{param('options')} given for unknown check '{name}'; checks: {', '.join(REGISTRY)}")
+        known = check_options(name)
+        for key in given:
+            if key not in known:
+                raise UsageError(
+                    f"unknown option '{key}' for the '{name}' check in {param('options')}; it takes: {', '.join(known) or 'none'}"
+                )
+    return options, probe_options
+
+
+def validate(
+    X, y, *, model, pred_probs, X_test, y_test, checks, random_state, options, progress
+) -> ScanRequest:
+    """Check every input before any long computation; see :func:`scan` for the parameters."""
+    seed = resolve_seed(random_state)
+    say: Progress | None = _stderr_progress if progress is True else (progress or None)
+    check_opts, probe_options = _validate_options(options)
+    dataset = data.prepare(X, y)
+    has_test = X_test is not None or y_test is not None
+    if has_test and (X_test is None or y_test is None):
+        raise UsageError(f"give both {param('X_test')} and {param('y_test')}, or neither")
+    request = ScanRequest(dataset, select_checks(checks, has_test), seed, check_opts, say, probe_options=probe_options)
+    if has_test:
+        request.test = data.prepare_test(X_test, y_test, dataset)
+    if pred_probs is not None:
+        request.pred_probs = data.check_pred_probs(pred_probs, dataset.n_samples, dataset.n_classes)
+    if NEED_PROBE in request.needs and dataset.n_classes < 2:
+        dropped = [c for c in request.selected if NEED_PROBE in REGISTRY[c].NEEDS]
+        request.selected = [c for c in request.selected if c not in dropped]
+        request.skipped.append(Finding(
+            "input", "warning", dataset.n_samples,
+            f"all samples carry one label ({json_value(dataset.classes[0])!r}): skipped {', '.join(dropped)}",
+            "A classifier needs at least two classes; check that the labels loaded are the right column/file.",
+        ))
+    if NEED_PROBE in request.needs and request.pred_probs is None:
+        request.probe_model = probe.resolve_model(
+            model, dataset.labels, dataset.n_classes, random_state=seed, sample_shape=dataset.sample_shape,
+            **probe_options,
+        )
+    return request
+
+
+# ----------------------------------------------------------------------------- 2. shared inputs
+
+
+@dataclass
+class Provided:
+    """What a provider adds: fields of :class:`CheckInputs`, and its entry in ``report.summary``."""
+
+    fields: dict[str, Any]
+    summary: dict[str, Any] | None = None
+
+
+def _provide_probe(request: ScanRequest) -> Provided:
+    ds = request.dataset
+    if request.pred_probs is not None:
+        result = probe.from_pred_probs(request.pred_probs, ds.labels)
+    else:
+        result = probe.fit_out_of_sample(
+            ds.features, ds.labels, ds.n_classes, request.probe_model, flag=find_issues,
+            random_state=request.seed, progress=request.say, sample_shape=ds.sample_shape,
+        )
+    return Provided({"pred_probs": result.pred_probs, "loss": result.loss, "probe_info": result.info}, result.info)
+
+
+def _provide_neighbors(request: ScanRequest) -> Provided:
+    graph = neighbors.build_neighbor_graph(request.dataset.features, DEFAULT_K, random_state=request.seed,
+                                           progress=request.say)
+    return Provided({"neighbors": graph}, graph.info())
+
+
+def _provide_test(request: ScanRequest) -> Provided:
+    raw_test, features_test, labels_test = request.test
+    return Provided({"raw_test": raw_test, "features_test": features_test, "labels_test": labels_test})
+
+
+#: Who builds each shared input, in the order they are built.
+PROVIDERS: dict[str, Callable[[ScanRequest], Provided]] = {
+    NEED_TEST: _provide_test,
+    NEED_PROBE: _provide_probe,
+    NEED_NEIGHBORS: _provide_neighbors,
+}
+
+
+def build_inputs(request: ScanRequest) -> tuple[CheckInputs, dict[str, Provided]]:
+    """The inputs every selected check reads, each shared input built once."""
+    ds = request.dataset
+    inputs = CheckInputs(raw=ds.raw, features=ds.features, labels=ds.labels, classes=ds.classes,
+                         sample_shape=ds.sample_shape, random_state=request.seed)
+    provided = {}
+    for need, provide in PROVIDERS.items():
+        if need in request.needs:
+            provided[need] = provide(request)
+            for key, value in provided[need].fields.items():
+                setattr(inputs, key, value)
+    return inputs, provided
+
+
+# ----------------------------------------------------------------------------- the scan
 
 
 def scan(
@@ -57,9 +202,8 @@ def scan(
     X_test: Any = None,
     y_test: Any = None,
     checks: str | Iterable[str] | None = None,
-    random_state: int = 0,
+    random_state: Any = 0,
     options: Mapping[str, Mapping[str, Any]] | None = None,
-    fail_on: str | None = None,
     progress: bool | Progress | None = None,
 ) -> Report:
     """Audit a classification dataset.
@@ -67,35 +211,34 @@ def scan(
     Parameters
     ----------
     X : array-like of shape (n_samples, ...) or DataFrame
-        Features; more than 2-D is flattened per sample (images). Memory-mapped arrays are
+        Features; more than 2-D is flattened per sample for the scikit-learn probes and the
+        neighbour graph (a Keras model gets the shape it declares). Memory-mapped arrays are
         read in chunks.
     y : array-like of shape (n_samples,)
         Labels, integers or strings (one-hot rows are converted).
     model : "auto", str, scikit-learn classifier or Keras model
-        The probe that produces out-of-sample probabilities.
+        The probe that produces out-of-sample probabilities (see :mod:`dataaudit.probe`).
     pred_probs : array-like of shape (n_samples, n_classes), optional
         Precomputed out-of-sample probabilities (columns in sorted label order); no probe is trained.
     X_test, y_test : optional
         A held-out split to check for leakage.
     checks : str or list of str, optional
         Subset of checks to run (default: all that apply).
-    random_state : int, default 0
-        All randomness; the same seed gives the same report.
+    random_state : int, None or numpy.random.Generator, default 0
+        All randomness; the same int gives the same report.
     options : dict, optional
-        Per-check options, e.g. ``{"class_balance": {"beta": 0.99}}``; ``"probe"`` holds probe
-        options: ``passes`` (refit the probe without the samples the passes before flagged;
-        default 2; 1 for ``model="auto"`` from 5,001 to 200,000 rows and for Keras; 4 for
-        ``model="ensemble"`` above 5,000 rows), ``epochs`` and
-        ``batch_size`` for Keras models.
-    fail_on : str, optional
-        A gate such as ``"label_issues>0.05,conflicting_duplicates>0"``; the result is in
-        ``report.summary["gate"]``.
+        Per-check options, e.g. ``{"class_balance": {"beta": 0.99}}`` (the keyword arguments of
+        each check's ``run``); ``"probe"`` holds probe options: ``passes`` (refit the probe
+        without the samples the passes before flagged; default 2; 1 for ``model="auto"`` from
+        5,001 to 200,000 rows and for Keras; 4 for ``model="ensemble"`` above 5,000 rows),
+        ``epochs`` and ``batch_size`` for Keras models. An unknown key is a usage error.
     progress : bool or callable, optional
         Report progress of long steps (``True``: to standard error).
 
     Returns
     -------
     Report
+        ``report.gate("label_issues>0.05")`` then applies a pipeline gate.
 
     Examples
     --------
@@ -107,181 +250,84 @@ def scan(
     >>> int(report.samples["is_conflicting_duplicate"].sum())
     2
     """
-    say: Progress | None = _stderr_progress if progress is True else (progress or None)
-    options = dict(options or {})
-    conditions = gate.parse(fail_on) if fail_on else None
-
-    # 1. Validate every input before any long computation.
-    dataset = data.prepare(X, y)
-    has_test = X_test is not None or y_test is not None
-    if has_test and (X_test is None or y_test is None):
-        raise UsageError("give both X_test and y_test (--test-x and --test-y), or neither")
-    selected = select_checks(checks, has_test)
-    probe_options = dict(options.pop("probe", {}))
-    unknown_opts = [k for k in options if k not in REGISTRY]
-    if unknown_opts:
-        raise UsageError(f"options given for unknown check '{unknown_opts[0]}'; checks: {', '.join(REGISTRY)}")
-    if conditions is not None:
-        # Fail fast on a misspelt metric or one whose check is not selected.
-        available = {m: 0.0 for c in selected for m in REGISTRY[c].METRICS}
-        gate.evaluate(conditions, available, known_metrics())
-    test = data.prepare_test(X_test, y_test, dataset) if has_test else None
-    given_probs = None
-    if pred_probs is not None:
-        given_probs = data.check_pred_probs(pred_probs, dataset.n_samples, dataset.n_classes)
-
-    needs = set().union(*(REGISTRY[c].NEEDS for c in selected))
-    skipped: list[Finding] = []
-    if NEED_PROBE in needs and dataset.n_classes < 2:
-        dropped = [c for c in selected if NEED_PROBE in REGISTRY[c].NEEDS]
-        selected = [c for c in selected if c not in dropped]
-        needs = set().union(*(REGISTRY[c].NEEDS for c in selected)) if selected else set()
-        skipped.append(
-            Finding(
-                "input",
-                "warning",
-                dataset.n_samples,
-                f"all samples carry one label ({dataset.classes[0]!r}): skipped {', '.join(dropped)}",
-                "A classifier needs at least two classes; check that the labels loaded are the right column/file.",
-            )
-        )
-
-    # 2. Shared inputs: probe probabilities and the neighbour graph, each built once.
-    inputs = CheckInputs(
-        raw=dataset.raw,
-        features=dataset.features,
-        labels=dataset.labels,
-        classes=dataset.classes,
-        random_state=random_state,
-    )
-    if test is not None:
-        inputs.raw_test, inputs.features_test, inputs.labels_test = test
-    probe_result = None
-    if NEED_PROBE in needs:
-        if given_probs is not None:
-            probe_result = probe.from_pred_probs(given_probs, dataset.labels)
-        else:
-            probe_result = _probe_with_refit(dataset, model, random_state, say, probe_options)
-        inputs.pred_probs = probe_result.pred_probs
-        inputs.loss = probe_result.loss
-        inputs.probe_info = probe_result.info
-    if NEED_NEIGHBORS in needs:
-        inputs.neighbors = neighbors.build_neighbor_graph(
-            dataset.features, DEFAULT_K, random_state=random_state, progress=say
-        )
-
-    # 3. The checks, each on its own.
-    results: list[CheckResult] = []
-    for name in selected:
-        if say:
-            say(f"check: {name}")
-        results.append(REGISTRY[name].run(inputs, **dict(options.get(name, {}))))
-
-    return _assemble(dataset, test, results, skipped, inputs, probe_result, conditions, random_state)
+    request = validate(X, y, model=model, pred_probs=pred_probs, X_test=X_test, y_test=y_test, checks=checks,
+                       random_state=random_state, options=options, progress=progress)
+    inputs, provided = build_inputs(request)
+    results = []
+    for name in request.selected:
+        if request.say:
+            request.say(f"check: {name}")
+        results.append(REGISTRY[name].run(inputs, **request.options.get(name, {})))
+    return assemble(request, results, provided)
 
 
-#: A refit pass is only worth its time when the first pass flags at least this fraction.
-REFIT_MIN_FLAGGED = 0.01
+# ----------------------------------------------------------------------------- 4. assemble
 
 
-def _probe_with_refit(dataset, model, random_state, say, probe_options) -> probe.ProbeResult:
-    """Run the probe; then refit it ``passes - 1`` times with the samples confident
-    learning flagged left out of training (see :mod:`dataaudit.probe`). From the third pass
-    on, the result is the mean of the last two passes' probabilities: two refits on slightly
-    different clean sets, averaged, vary less than either (measured in docs/benchmarks.md)."""
-    options = dict(probe_options)
-    features, labels, k = dataset.features, dataset.labels, dataset.n_classes
-    passes = options.pop("passes", None)
-    if passes is None:
-        passes = probe.default_passes(model, len(labels))
-    if not isinstance(passes, int) or isinstance(passes, bool) or passes < 1:
-        raise UsageError(f"probe option 'passes' must be a whole number >= 1, not {passes!r}")
-    from .checks.label_issues import find_issues
-
-    result = probe.run_probe(features, labels, k, model, random_state=random_state, progress=say, **options)
-    previous = None
-    done = 1
-    while done < passes:
-        flagged = find_issues(labels, result.pred_probs)
-        if flagged.mean() < REFIT_MIN_FLAGGED:
-            break
-        if say:
-            say(f"probe pass {done + 1}/{passes}: refitting without the {int(flagged.sum())} samples flagged so far")
-        previous = result
-        result = probe.run_probe(
-            features, labels, k, model, random_state=random_state, progress=say, exclude=flagged, **options
-        )
-        done += 1
-    if done >= 3:
-        result = probe.average(previous, result, labels)
-    result.info["passes"] = done
-    return result
+def _dataset_summary(request: ScanRequest) -> dict[str, Any]:
+    ds = request.dataset
+    counts = np.bincount(ds.labels, minlength=ds.n_classes)
+    out = {
+        "n_samples": ds.n_samples,
+        "n_features": ds.n_features,
+        "sample_shape": list(ds.sample_shape),
+        "n_classes": ds.n_classes,
+        "classes": [{"label": json_value(ds.classes[c]), "count": int(counts[c])} for c in range(ds.n_classes)],
+        "n_missing_values": ds.n_missing,
+        "notes": list(ds.notes),
+    }
+    if request.test is not None:
+        out["n_test_samples"] = int(request.test[0].shape[0])
+    return out
 
 
-def _assemble(dataset, test, results, extra_findings, inputs, probe_result, conditions, random_state) -> Report:
-    n = dataset.n_samples
-    columns: dict[str, Any] = {"label": data.label_values(dataset.classes, dataset.labels)}
+def assemble(request: ScanRequest, results: list[CheckResult], provided: dict[str, Provided]) -> Report:
+    """The report: the samples table, the summary and the per-check row verdicts."""
+    ds = request.dataset
+    n = ds.n_samples
+    columns: dict[str, Any] = {"label": ds.classes[ds.labels]}
     for r in results:
-        for key, col in r.columns.items():
+        for key, col in {**r.columns, **{f"{r.name}.{k}": v for k, v in r.rows.arrays().items()}}.items():
             if len(col) != n:
-                raise AssertionError(f"check {r.name} returned column {key} of length {len(col)}, expected {n}")
-            columns[key] = col
+                raise AssertionError(f"check {r.name} returned {key} of length {len(col)}, expected {n}")
+        columns.update(r.columns)
     samples = pd.DataFrame(columns)
     samples.index.name = "index"
-    samples["sample_weight"] = remedies.sample_weight(samples, dataset.labels, dataset.n_classes)
+    verdicts = {r.name: r.rows for r in results}
+    samples["sample_weight"] = remedies.sample_weight(verdicts.values(), ds.labels, ds.n_classes)
 
-    findings = list(extra_findings)
-    if dataset.notes:
-        for note in dataset.notes:
-            findings.append(Finding("input", "info", 0, note, "Nothing to do if this is what you meant."))
+    findings = list(request.skipped)
+    findings += [Finding("input", "info", 0, note, "Nothing to do if this is what you meant.") for note in ds.notes]
     for r in results:
         findings.extend(r.findings)
     order = {name: i for i, name in enumerate(["input", *REGISTRY])}
-    findings.sort(key=lambda f: (-SEVERITY_ORDER[f.severity], order.get(f.check, 99)))
+    findings.sort(key=lambda f: (-SEVERITY_ORDER[f.severity], order.get(f.check, len(order))))
 
-    counts = np.bincount(dataset.labels, minlength=dataset.n_classes)
     summary: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "dataaudit", "version": __version__},
-        "random_state": random_state,
-        "dataset": {
-            "n_samples": n,
-            "n_features": dataset.n_features,
-            "sample_shape": list(dataset.sample_shape),
-            "n_classes": dataset.n_classes,
-            "classes": [
-                {"label": data.to_python(dataset.classes[c]), "count": int(counts[c])} for c in range(dataset.n_classes)
-            ],
-            "n_missing_values": dataset.n_missing,
-            "notes": list(dataset.notes),
-        },
+        "random_state": request.seed,
+        "dataset": _dataset_summary(request),
         "checks_run": [r.name for r in results],
     }
-    if test is not None:
-        summary["dataset"]["n_test_samples"] = int(test[0].shape[0])
-    if probe_result is not None:
-        summary["probe"] = probe_result.info
-    if inputs.neighbors is not None:
-        summary["neighbors"] = inputs.neighbors.info()
-    metrics: dict[str, float] = {}
+    for need, p in provided.items():
+        if p.summary is not None:
+            summary[need] = p.summary
     for r in results:
         summary[r.name] = r.figures
-        metrics.update({k: round(float(v), 6) for k, v in r.metrics.items()})
-    summary["metrics"] = metrics
+    summary["metrics"] = {k: round(float(v), 6) for r in results for k, v in r.metrics.items()}
     summary["findings"] = [f.to_dict() for f in findings]
-    if conditions is not None:
-        tripped = gate.evaluate(conditions, metrics, known_metrics())
-        summary["gate"] = {"conditions": [c.text for c in conditions], "tripped": tripped, "passed": not tripped}
     return Report(
         samples,
         summary,
-        labels=dataset.labels,
-        classes=dataset.classes,
-        raw=dataset.raw,
-        sample_shape=dataset.sample_shape,
-        random_state=random_state,
-        pred_probs=inputs.pred_probs,
+        labels=ds.labels,
+        classes=ds.classes,
+        verdicts=verdicts,
+        titles={r.name: REGISTRY[r.name].TITLE for r in results},
+        raw=ds.raw,
+        sample_shape=ds.sample_shape,
+        random_state=request.seed,
     )
 
 
-__all__ = ["scan", "select_checks", "known_metrics", "InputError"]
+__all__ = ["scan", "select_checks", "validate", "build_inputs", "assemble", "PROVIDERS"]

@@ -52,7 +52,7 @@ def good(tmp_path):
         (np.zeros((5, 0)), np.zeros(5, int), ["no features"]),
         (np.zeros((1, 3)), np.zeros(1, int), ["only 1 sample"]),
         (np.ones((6, 2)), np.array([0.5, 1, 0, 1, 0, 1]), ["not whole numbers", "0.5"]),
-        (np.ones((3, 2)), np.array([[0.2, 0.8], [0.5, 0.5], [0.9, 0.1]]), ["probabilities", "--pred-probs"]),
+        (np.ones((3, 2)), np.array([[0.2, 0.8], [0.5, 0.5], [0.9, 0.1]]), ["probabilities", "pred_probs"]),
         (np.ones((3, 2)), np.array([0, np.nan, 1]), ["missing labels", "row 1"]),
         (np.ones((3, 2)), np.array(["a", "", "b"], dtype=object), ["missing labels", "row 1"]),
         (np.array([[1.0, np.inf], [0, 0], [1, 1]]), np.array([0, 1, 0]), ["infinite", "row 0, column 1"]),
@@ -255,7 +255,7 @@ def test_inputs_are_never_modified(cli, tmp_path):
 
 
 def test_memmap_input_is_not_copied_by_loading(tmp_path):
-    from dataaudit.data import load_features
+    from dataaudit.io import load_features
 
     np.save(tmp_path / "X.npy", np.zeros((100, 8, 8), np.float32))
     X, _ = load_features(tmp_path / "X.npy")

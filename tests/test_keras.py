@@ -78,3 +78,35 @@ def test_import_dataaudit_does_not_import_tensorflow():
     code = "import sys, dataaudit; dataaudit.scan; print('tensorflow' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def _cnn(input_shape, n_out=10):
+    m = keras.Sequential([
+        keras.Input(input_shape),
+        keras.layers.Conv2D(8, 3, activation="relu"),
+        keras.layers.Flatten(),
+        keras.layers.Dense(n_out, activation="softmax"),
+    ])
+    m.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
+    return m
+
+
+def test_cnn_gets_images_in_the_shape_it_declares():
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    X, y = digits.images[:400].astype(np.float32) / 16, digits.target[:400]
+    report = dataaudit.scan(X, y, model=_cnn((8, 8, 1)), checks="label_issues",
+                            options={"probe": {"epochs": 5, "batch_size": 32}})
+    assert report.summary["probe"]["out_of_sample_accuracy"] > 0.8
+
+
+def test_a_shape_the_model_cannot_take_is_one_line_naming_both(tmp_path, cli_subprocess):
+    np.save(tmp_path / "X.npy", np.zeros((60, 8, 8), np.float32))
+    np.save(tmp_path / "y.npy", np.repeat(np.arange(10), 6))
+    _cnn((28, 28, 1)).save(tmp_path / "cnn.keras")
+    r = cli_subprocess("scan", tmp_path / "X.npy", tmp_path / "y.npy", "--model", tmp_path / "cnn.keras")
+    assert r.code == 2, r.err
+    lines = r.err.strip().splitlines()
+    assert len(lines) == 1, r.err           # TensorFlow's start-up lines are not shown
+    assert "(8, 8)" in lines[0] and "(28, 28, 1)" in lines[0]

@@ -1,33 +1,52 @@
 import numpy as np
-import pandas as pd
 import pytest
 
 import dataaudit
-from dataaudit.remedies import clean_split, flagged_rows, sample_weight
+from dataaudit.checks.base import RowVerdict
+from dataaudit.checks.duplicates import duplicate_weight, group_label_stats
+from dataaudit.remedies import clean_split as split_rows
+from dataaudit.remedies import excluded_rows, sample_weight as weights_of, split_groups
 
 
 def synthetic(n=1000, seed=0):
+    """Row verdicts as the label, duplicates and outlier checks make them, with planted bad rows."""
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, 3, n)
-    s = pd.DataFrame({
-        "is_label_issue": np.zeros(n, bool),
-        "label_quality": rng.uniform(0.6, 1.0, n),
-        "duplicate_group": np.full(n, -1),
-        "is_conflicting_duplicate": np.zeros(n, bool),
-        "is_outlier": np.zeros(n, bool),
-    })
-    s.loc[:49, "is_label_issue"] = True
-    s.loc[:49, "label_quality"] = 0.05
+    issue = np.zeros(n, bool)
+    issue[:50] = True
+    quality = np.where(issue, 0.05, rng.uniform(0.6, 1.0, n))
+    group = np.full(n, -1)
     # Groups of 3 from row 100 on; groups 0..9 conflicting (one member with another label).
     for g in range(40):
         rows = [100 + 3 * g, 101 + 3 * g, 102 + 3 * g]
-        s.loc[rows, "duplicate_group"] = g
+        group[rows] = g
         labels[rows] = labels[rows[0]]
         if g < 10:
             labels[rows[2]] = (labels[rows[0]] + 1) % 3
-            s.loc[rows, "is_conflicting_duplicate"] = True
-    s.loc[900:909, "is_outlier"] = True
-    return s, labels
+    outlier = np.zeros(n, bool)
+    outlier[900:910] = True
+    stats = group_label_stats(group, labels, 3)
+    conflicting = stats["n_labels"][np.maximum(group, 0)] > 1
+    verdicts = [
+        RowVerdict(issue, quality, weight=np.where(issue, quality, 1.0), exclude=issue),
+        RowVerdict(group >= 0, stats["same_label"] / stats["row_size"], weight=duplicate_weight(group, stats),
+                   exclude=(group >= 0) & conflicting & ~stats["is_majority"], group=group),
+        RowVerdict(outlier, np.where(outlier, 0.1, 1.0), weight=np.where(outlier, 0.5, 1.0), exclude=outlier),
+    ]
+    return verdicts, labels
+
+
+def sample_weight(verdicts, labels, k, **kw):
+    return weights_of(verdicts, labels, k, **kw)
+
+
+def flagged_rows(verdicts, labels):
+    return excluded_rows(verdicts, len(labels))
+
+
+def clean_split(verdicts, labels, **kw):
+    n = len(labels)
+    return split_rows(labels, exclude=excluded_rows(verdicts, n), group=split_groups(verdicts, n), **kw)
 
 
 def test_weights_are_valid_and_lower_on_bad_rows():
@@ -54,9 +73,7 @@ def test_drop_flagged_and_balance_classes():
     assert (w[flagged] == 0).all() and (w[~flagged] > 0).all()
     assert w[w > 0].mean() == pytest.approx(1.0)
     labels2 = np.r_[np.zeros(900, int), np.ones(100, int)]
-    s2 = s.iloc[:0].reindex(range(1000)).fillna({"is_label_issue": False, "label_quality": 1.0,
-                                                  "duplicate_group": -1, "is_conflicting_duplicate": False, "is_outlier": False})
-    wb = sample_weight(s2, labels2, 2, balance_classes=True)
+    wb = sample_weight([RowVerdict(np.zeros(1000, bool), np.ones(1000))], labels2, 2, balance_classes=True)
     assert wb[labels2 == 0].sum() == pytest.approx(wb[labels2 == 1].sum())
 
 
@@ -66,7 +83,7 @@ def test_split_is_stratified_group_aware_and_excludes_flagged():
     assert not set(train) & set(val)
     assert set(excluded) == set(np.flatnonzero(flagged_rows(s, labels)))
     assert len(train) + len(val) + len(excluded) == 3000
-    g = s["duplicate_group"].to_numpy()
+    g = split_groups(s, labels)
     in_train = set(g[train][g[train] >= 0])
     in_val = set(g[val][g[val] >= 0])
     assert not in_train & in_val

@@ -1,9 +1,18 @@
 """The common shape of every check.
 
-A check is a module with ``NAME``, ``NEEDS`` (what the orchestrator must prepare),
-``METRICS`` (the gate metrics it computes) and ``run(inputs, **options) -> CheckResult``.
-It reads only :class:`CheckInputs` (never another check's result or a global object) and
-returns per-sample columns plus dataset-level figures, gate metrics and findings.
+A check is a module with
+
+- ``NAME``: its name in the registry, the report and ``--checks``;
+- ``TITLE``: the heading of its section in the views;
+- ``NEEDS``: the shared inputs the orchestrator must prepare (``NEED_*`` below);
+- ``METRICS``: the gate metrics it computes (exactly the keys of ``CheckResult.metrics``);
+- ``SEVERITY``: the cut-offs that grade its findings, declared in one place;
+- ``run(inputs, **options) -> CheckResult``: options are keyword arguments with defaults.
+
+A check reads only :class:`CheckInputs` (never another check's result or a global object) and
+returns its figures, gate metrics, findings, per-sample columns and one :class:`RowVerdict`:
+the per-row contract that remedies (sample weights, cleaned data and split) and the views
+loop over without knowing which check made it.
 """
 
 from __future__ import annotations
@@ -13,13 +22,33 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ..utils import json_value
+
 Severity = Literal["info", "warning", "critical"]
 SEVERITY_ORDER = {"info": 0, "warning": 1, "critical": 2}
 
 # What a check may declare in NEEDS.
-NEED_PROBE = "probe"  # out-of-sample predicted probabilities and per-sample loss
+NEED_PROBE = "probe"  # predicted probabilities (out-of-sample, or from the training record) and per-sample loss
 NEED_NEIGHBORS = "neighbors"  # the shared kNN graph
 NEED_TEST = "test"  # a held-out split (X_test, y_test)
+
+#: Rows a check lists in its figures (the worst first); the samples table has them all.
+MAX_LISTED = 50
+
+
+def severity(value: float, *, warning: float, critical: float = np.inf) -> Severity:
+    """Grade a finding: ``"critical"`` from ``critical`` on, ``"warning"`` from ``warning``, else ``"info"``.
+
+    A cut-off of 0 means "any": ``severity(x, warning=0)`` is at least a warning for x > 0.
+
+    Examples
+    --------
+    >>> [severity(r, warning=0.01, critical=0.05) for r in (0.001, 0.02, 0.05)]
+    ['info', 'warning', 'critical']
+    """
+    if value >= critical:
+        return "critical"
+    return "warning" if value >= warning else "info"
 
 
 @dataclass(frozen=True)
@@ -43,6 +72,43 @@ class Finding:
 
 
 @dataclass
+class RowVerdict:
+    """What a check says about every row, in the one shape remedies and views read.
+
+    Attributes
+    ----------
+    flag : bool ndarray (n,)
+        The check's verdict (e.g. ``is_label_issue``).
+    score : float ndarray (n,)
+        0..1, low = worse; orders the rows a view lists (flagged rows, lowest first).
+    weight : float ndarray (n,) or None
+        The factor the check contributes to ``sample_weight`` (None: 1 for every row).
+    exclude : bool ndarray (n,) or None
+        Rows the cleaned data and split leave out (None: none).
+    group : int ndarray (n,) or None
+        Rows sharing an id ``>= 0`` stay together on one side of a split (None: no groups).
+    relabel : int ndarray (n,) or None
+        A corrected label code per row, -1 for none: ``clean_data(relabel=True)`` keeps an
+        excluded row with it instead of dropping the row.
+    shown : tuple of str
+        Columns of ``report.samples`` the views show beside each listed row.
+    """
+
+    flag: np.ndarray
+    score: np.ndarray
+    weight: np.ndarray | None = None
+    exclude: np.ndarray | None = None
+    group: np.ndarray | None = None
+    relabel: np.ndarray | None = None
+    shown: tuple[str, ...] = ()
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The per-row arrays that are set, by field name."""
+        names = ("flag", "score", "weight", "exclude", "group", "relabel")
+        return {name: getattr(self, name) for name in names if getattr(self, name) is not None}
+
+
+@dataclass
 class CheckResult:
     """What a check returns.
 
@@ -50,16 +116,19 @@ class CheckResult:
     ----------
     name : str
         The check's name.
+    rows : RowVerdict
+        The per-row contract (see :class:`RowVerdict`).
     columns : dict of str to ndarray
         Per-sample columns, each of length ``n_samples``, in input order.
     figures : dict
         JSON-ready dataset-level figures (``report.summary[name]``).
     metrics : dict of str to float
-        Numbers a ``--fail-on`` gate can test, e.g. ``{"label_issues": 0.07}``.
+        Numbers a gate can test, e.g. ``{"label_issues": 0.07}``; keys = the module's METRICS.
     findings : list of Finding
     """
 
     name: str
+    rows: RowVerdict
     columns: dict[str, np.ndarray] = field(default_factory=dict)
     figures: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
@@ -73,21 +142,23 @@ class CheckInputs:
     Attributes
     ----------
     raw : ndarray (n, d)
-        Features as given (exact comparisons).
+        Features as given, flattened per sample (exact comparisons).
     features : ndarray (n, d) float32
         Finite features (models, distances).
     labels : ndarray (n,) int64
         Label codes into ``classes``.
     classes : ndarray
         Original label values.
+    sample_shape : tuple
+        The shape of one sample as given (``(28, 28, 1)`` for images).
     pred_probs, loss : ndarray or None
-        Out-of-sample probabilities (n, K) and per-sample cross-entropy (n,), when NEEDS has "probe".
+        Predicted probabilities (n, K) and per-sample cross-entropy (n,), when NEEDS has "probe".
     probe_info : dict
-        How the probabilities were obtained (model, folds).
+        How the probabilities were obtained (model, folds, advice).
     neighbors : NeighborGraph or None
         The shared kNN graph, when NEEDS has "neighbors".
     raw_test, features_test, labels_test : ndarray or None
-        The held-out split, when given.
+        The held-out split, when NEEDS has "test".
     random_state : int
     """
 
@@ -95,6 +166,7 @@ class CheckInputs:
     features: np.ndarray
     labels: np.ndarray
     classes: np.ndarray
+    sample_shape: tuple = ()
     pred_probs: np.ndarray | None = None
     loss: np.ndarray | None = None
     probe_info: dict[str, Any] = field(default_factory=dict)
@@ -114,5 +186,4 @@ class CheckInputs:
 
     def label_name(self, code: int) -> Any:
         """The original label value of a code, JSON-ready."""
-        value = self.classes[int(code)]
-        return value.item() if isinstance(value, np.generic) else value
+        return json_value(self.classes[int(code)])

@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import CheckInputs, CheckResult, Finding
+from ..utils import plural
+from .base import CheckInputs, CheckResult, Finding, RowVerdict, severity
 
 NAME = "class_balance"
+TITLE = "Classes and suggested class weights"
 NEEDS: frozenset[str] = frozenset()
 METRICS = ("imbalance_ratio", "majority_baseline", "rare_classes")
+#: Imbalance ratio (largest / smallest class) from which the imbalance is a warning, and critical;
+#: rare classes are always a warning.
+SEVERITY = {"imbalance": {"warning": 3.0, "critical": 20.0}, "rare_classes": {"warning": 0.0}}
+#: Classes whose weights are spelt out in the advice.
+MAX_CLASSES_IN_ADVICE = 6
+#: Rare classes named in a finding's message.
+MAX_CLASSES_NAMED = 8
 
 #: A class is rare when it holds less than this fraction of the samples...
 RARE_FRACTION = 0.05
 #: ...or fewer samples than this (too few for a model to learn it, or to cross-validate).
 RARE_COUNT = 10
-#: Imbalance ratio (largest / smallest class) from which the imbalance is a warning.
-IMBALANCE_WARNING = 3.0
 
 
 def balanced_class_weights(counts: np.ndarray) -> np.ndarray:
@@ -52,6 +59,10 @@ def effective_number_weights(counts: np.ndarray, beta: float = 0.999) -> np.ndar
 
 def run(inputs: CheckInputs, *, beta: float = 0.999) -> CheckResult:
     """Count the classes and suggest class weights.
+
+    Row verdict: the flag marks members of rare classes; the score is the class's size
+    relative to the largest class. It changes no weight (``sample_weight(balance_classes=True)``
+    equalises the classes) and excludes no row.
 
     Parameters
     ----------
@@ -104,14 +115,14 @@ def run(inputs: CheckInputs, *, beta: float = 0.999) -> CheckResult:
     }
 
     findings = []
-    if imbalance >= IMBALANCE_WARNING:
+    if imbalance >= SEVERITY["imbalance"]["warning"]:
         weights_text = ", ".join(
-            f"{inputs.label_name(c)!r}: {balanced[c]:.3g}" for c in range(min(inputs.n_classes, 6))
+            f"{inputs.label_name(c)!r}: {balanced[c]:.3g}" for c in range(min(inputs.n_classes, MAX_CLASSES_IN_ADVICE))
         )
         findings.append(
             Finding(
                 check=NAME,
-                severity="warning" if imbalance < 20 else "critical",
+                severity=severity(imbalance, **SEVERITY["imbalance"]),
                 count=int(counts[minority]),
                 message=(
                     f"classes are imbalanced {imbalance:.1f}:1; always predicting "
@@ -127,13 +138,13 @@ def run(inputs: CheckInputs, *, beta: float = 0.999) -> CheckResult:
             )
         )
     if rare:
-        names = ", ".join(repr(inputs.label_name(c)) for c in rare[:8])
+        names = ", ".join(repr(inputs.label_name(c)) for c in rare[:MAX_CLASSES_NAMED])
         findings.append(
             Finding(
                 check=NAME,
-                severity="warning",
+                severity=severity(len(rare), **SEVERITY["rare_classes"]),
                 count=int(counts[rare].sum()),
-                message=f"{len(rare)} rare class(es) ({names}) hold {counts[rare].sum()} samples",
+                message=f"{plural(len(rare), 'rare class', 'rare classes')} ({names}) hold {counts[rare].sum()} samples",
                 advice=(
                     "A model sees too few examples of a rare class to learn it, and a random split may leave "
                     "none in validation: collect more samples, weight the class up, and split with "
@@ -141,4 +152,6 @@ def run(inputs: CheckInputs, *, beta: float = 0.999) -> CheckResult:
                 ),
             )
         )
-    return CheckResult(name=NAME, figures=figures, metrics=metrics, findings=findings)
+    rare_row = np.isin(inputs.labels, rare)
+    rows = RowVerdict(flag=rare_row, score=(counts / counts.max())[inputs.labels], shown=("label",))
+    return CheckResult(name=NAME, rows=rows, figures=figures, metrics=metrics, findings=findings)

@@ -10,14 +10,16 @@ import numpy as np
 
 from ..neighbors import near_duplicate_threshold
 from ..rowhash import exact_groups, renumber_by_first_appearance
-from .base import NEED_NEIGHBORS, CheckInputs, CheckResult, Finding
+from .base import MAX_LISTED, NEED_NEIGHBORS, CheckInputs, CheckResult, Finding, RowVerdict, severity
 
 NAME = "duplicates"
+TITLE = "Duplicates with conflicting labels"
 NEEDS: frozenset[str] = frozenset({NEED_NEIGHBORS})
 METRICS = ("duplicates", "exact_duplicates", "near_duplicates", "conflicting_duplicates", "conflicting_groups", "accuracy_ceiling")
-
-#: Groups listed in the report (largest conflicts first); the samples table has them all.
-MAX_GROUPS_LISTED = 50
+#: Conflicting groups are always critical; repeated samples are a warning from this share on.
+SEVERITY = {"conflicting": {"warning": 0.0, "critical": 0.0}, "redundant": {"warning": 0.01}}
+#: Members of a listed group named in the figures.
+MAX_MEMBERS_LISTED = 20
 
 
 def group_label_stats(group: np.ndarray, labels: np.ndarray, n_classes: int) -> dict[str, np.ndarray]:
@@ -32,24 +34,33 @@ def group_label_stats(group: np.ndarray, labels: np.ndarray, n_classes: int) -> 
 
     Returns
     -------
-    dict with arrays of length G: ``size``, ``n_labels``, ``majority_count``, ``majority_label``.
+    dict with arrays of length G: ``size``, ``n_labels``, ``majority_count``, ``majority_label``;
+    and per row (length n; a row in no group is a group of one): ``row_size``, ``same_label``
+    (members of the row's group carrying its label) and ``is_majority`` (its label is one of
+    the group's most frequent).
 
     Examples
     --------
     >>> s = group_label_stats(np.array([0, 0, 0, -1, 1, 1]), np.array([1, 1, 0, 0, 2, 2]), 3)
-    >>> s["size"].tolist(), s["n_labels"].tolist(), s["majority_count"].tolist()
-    ([3, 2], [2, 1], [2, 2])
+    >>> s["size"].tolist(), s["n_labels"].tolist(), s["majority_count"].tolist(), s["same_label"].tolist()
+    ([3, 2], [2, 1], [2, 2], [2, 2, 1, 1, 2, 2])
+    >>> s["is_majority"].tolist()
+    [True, True, False, True, True, True]
     """
     in_group = group >= 0
     n_groups = int(group.max()) + 1 if in_group.any() else 0
+    same_label = np.ones(len(group), dtype=np.int64)
+    row_size = np.ones(len(group), dtype=np.int64)
     if n_groups == 0:
         empty = np.zeros(0, dtype=np.int64)
-        return {"size": empty, "n_labels": empty, "majority_count": empty, "majority_label": empty}
+        return {"size": empty, "n_labels": empty, "majority_count": empty, "majority_label": empty,
+                "row_size": row_size, "same_label": same_label, "is_majority": np.ones(len(group), bool)}
     g = group[in_group]
     lab = labels[in_group]
     # Sparse (group, label) counts without a dense G x K table.
     key = g * n_classes + lab
-    uniq, cnt = np.unique(key, return_counts=True)
+    uniq, inverse, cnt = np.unique(key, return_inverse=True, return_counts=True)
+    same_label[in_group] = cnt[inverse.ravel()]
     ug = uniq // n_classes
     ul = uniq % n_classes
     size = np.bincount(g, minlength=n_groups)
@@ -60,7 +71,39 @@ def group_label_stats(group: np.ndarray, labels: np.ndarray, n_classes: int) -> 
     is_top = cnt == majority_count[ug]
     majority_label = np.full(n_groups, np.iinfo(np.int64).max, dtype=np.int64)
     np.minimum.at(majority_label, ug[is_top], ul[is_top])
-    return {"size": size, "n_labels": n_labels, "majority_count": majority_count, "majority_label": majority_label}
+    row_size[in_group] = size[g]
+    is_majority = np.ones(len(group), bool)
+    is_majority[in_group] = same_label[in_group] == majority_count[g]
+    return {"size": size, "n_labels": n_labels, "majority_count": majority_count, "majority_label": majority_label,
+            "row_size": row_size, "same_label": same_label, "is_majority": is_majority}
+
+
+def duplicate_weight(group: np.ndarray, stats: dict[str, np.ndarray], minority_factor: float = 0.1) -> np.ndarray:
+    """Each row's factor to the sample weight: a group of ``m`` duplicates counts as one sample.
+
+    A row in no group gets 1; a member of a group whose labels agree ``1/m``; in a group with
+    conflicting labels the weight goes to the members carrying the group's majority label
+    (``1/m_majority`` each) and the others get ``minority_factor / m``. ``stats`` is
+    :func:`group_label_stats` of the groups.
+
+    Examples
+    --------
+    >>> group = np.array([-1, 0, 0, 1, 1, 1])
+    >>> stats = group_label_stats(group, np.array([0, 1, 1, 0, 0, 1]), 2)
+    >>> duplicate_weight(group, stats).round(3).tolist()
+    [1.0, 0.5, 0.5, 0.5, 0.5, 0.033]
+    """
+    weight = np.ones(len(group))
+    grouped = np.flatnonzero(group >= 0)
+    if not len(grouped):
+        return weight
+    g = group[grouped]
+    size = stats["row_size"][grouped].astype(float)
+    majority = stats["is_majority"][grouped]
+    n_majority = np.bincount(g, weights=majority.astype(float))[g]
+    conflicting = stats["n_labels"][g] > 1
+    weight[grouped] = np.where(~conflicting, 1.0 / size, np.where(majority, 1.0 / n_majority, minority_factor / size))
+    return weight
 
 
 def accuracy_ceiling(group: np.ndarray, labels: np.ndarray, n_classes: int) -> float:
@@ -101,7 +144,9 @@ def merge_groups(exact: np.ndarray, pairs_i: np.ndarray, pairs_j: np.ndarray) ->
     return renumber_by_first_appearance(group)
 
 
-def run(inputs: CheckInputs, *, threshold: float | None = None, factor: float = 0.1) -> CheckResult:
+def run(
+    inputs: CheckInputs, *, threshold: float | None = None, factor: float = 0.1, minority_factor: float = 0.1
+) -> CheckResult:
     """Find exact and near duplicates and the groups among them with conflicting labels.
 
     Parameters
@@ -111,6 +156,18 @@ def run(inputs: CheckInputs, *, threshold: float | None = None, factor: float = 
         Default: ``factor`` x the median distance to the nearest non-identical neighbour
         (see :func:`dataaudit.neighbors.near_duplicate_threshold`).
     factor : float, default 0.1
+    minority_factor : float, default 0.1
+        Weight factor of the minority-label members of a conflicting group (see :func:`duplicate_weight`).
+
+    Notes
+    -----
+    Metrics: ``duplicates`` is the share of samples that repeat an earlier one (what keeping
+    one sample per group would remove); ``exact_duplicates`` the share of samples with an
+    identical twin; ``near_duplicates`` the share of samples in a group without an identical
+    twin (near, not exact, copies). Row verdict: the flag marks group members; the score is the
+    share of the row's group carrying its label; the weight factor is :func:`duplicate_weight`;
+    the cleaned data leaves out minority-label members of conflicting groups; a split keeps
+    each group on one side.
     """
     n = inputs.n_samples
     exact = exact_groups(inputs.raw)
@@ -123,10 +180,10 @@ def run(inputs: CheckInputs, *, threshold: float | None = None, factor: float = 
     pj = graph.indices[pi, pj]
     identical = (exact[pi] >= 0) & (exact[pi] == exact[pj])
     pi, pj = pi[~identical], pj[~identical]
-    is_near = np.zeros(n, dtype=bool)
-    is_near[pi] = True
-    is_near[pj] = True
     group = merge_groups(exact, pi, pj)
+    is_exact = exact >= 0
+    # Near, not exact: in a group, without an identical twin.
+    is_near = (group >= 0) & ~is_exact
     stats = group_label_stats(group, inputs.labels, inputs.n_classes)
     conflicting_groups = np.flatnonzero(stats["n_labels"] > 1)
     is_dup = group >= 0
@@ -141,7 +198,7 @@ def run(inputs: CheckInputs, *, threshold: float | None = None, factor: float = 
 
     members = {}
     if len(conflicting_groups):
-        listed = conflicting_groups[np.argsort(-stats["size"][conflicting_groups], kind="stable")][:MAX_GROUPS_LISTED]
+        listed = conflicting_groups[np.argsort(-stats["size"][conflicting_groups], kind="stable")][:MAX_LISTED]
         idx = np.flatnonzero(np.isin(group, listed))
         for i in idx:
             members.setdefault(int(group[i]), []).append(int(i))
@@ -158,7 +215,7 @@ def run(inputs: CheckInputs, *, threshold: float | None = None, factor: float = 
             {
                 "group": gid,
                 "size": int(stats["size"][gid]),
-                "indices": rows[:20],
+                "indices": rows[:MAX_MEMBERS_LISTED],
                 "label_counts": label_counts,
                 "majority_label": inputs.label_name(stats["majority_label"][gid]),
                 "exact": bool((exact[rows] >= 0).all() and len(set(exact[rows].tolist())) == 1),
@@ -170,7 +227,7 @@ def run(inputs: CheckInputs, *, threshold: float | None = None, factor: float = 
         "n_samples_in_groups": int(is_dup.sum()),
         "n_redundant": redundant,
         "duplicate_fraction": round(redundant / n, 6),
-        "n_exact_duplicates": int((exact >= 0).sum()),
+        "n_exact_duplicates": int(is_exact.sum()),
         "n_near_duplicates": int(is_near.sum()),
         "near_duplicate_threshold": round(tau, 6),
         "threshold_rule": f"distance <= {factor:g} x median nearest non-identical neighbour distance" if threshold is None else "given",
@@ -181,7 +238,7 @@ def run(inputs: CheckInputs, *, threshold: float | None = None, factor: float = 
     }
     metrics = {
         "duplicates": redundant / n,
-        "exact_duplicates": float((exact >= 0).sum()) / n,
+        "exact_duplicates": float(is_exact.sum()) / n,
         "near_duplicates": float(is_near.sum()) / n,
         "conflicting_duplicates": float(is_conflicting.sum()) / n,
         "conflicting_groups": float(len(conflicting_groups)),
@@ -192,7 +249,7 @@ def run(inputs: CheckInputs, *, threshold: float | None = None, factor: float = 
         findings.append(
             Finding(
                 check=NAME,
-                severity="critical",
+                severity=severity(len(conflicting_groups), **SEVERITY["conflicting"]),
                 count=int(is_conflicting.sum()),
                 message=(
                     f"{len(conflicting_groups)} groups of identical or near-identical samples carry different labels "
@@ -210,7 +267,7 @@ def run(inputs: CheckInputs, *, threshold: float | None = None, factor: float = 
         findings.append(
             Finding(
                 check=NAME,
-                severity="warning" if redundant / n >= 0.01 else "info",
+                severity=severity(redundant / n, **SEVERITY["redundant"]),
                 count=redundant,
                 message=f"{redundant} samples ({redundant / n:.1%}) repeat another sample exactly or almost exactly",
                 advice=(
@@ -222,8 +279,16 @@ def run(inputs: CheckInputs, *, threshold: float | None = None, factor: float = 
         )
     columns = {
         "duplicate_group": group,
-        "is_exact_duplicate": exact >= 0,
+        "is_exact_duplicate": is_exact,
         "is_near_duplicate": is_near,
         "is_conflicting_duplicate": is_conflicting,
     }
-    return CheckResult(name=NAME, columns=columns, figures=figures, metrics=metrics, findings=findings)
+    rows = RowVerdict(
+        flag=is_dup,
+        score=stats["same_label"] / stats["row_size"],
+        weight=duplicate_weight(group, stats, minority_factor),
+        exclude=is_conflicting & ~stats["is_majority"],
+        group=group,
+        shown=("label", "duplicate_group", "is_exact_duplicate", "is_conflicting_duplicate"),
+    )
+    return CheckResult(name=NAME, rows=rows, columns=columns, figures=figures, metrics=metrics, findings=findings)

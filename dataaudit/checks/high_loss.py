@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import NEED_PROBE, CheckInputs, CheckResult, Finding
+from ..utils import tukey_fence
+from .base import MAX_LISTED, NEED_PROBE, CheckInputs, CheckResult, Finding, RowVerdict, severity
 
 NAME = "high_loss"
+TITLE = "Highest losses"
 NEEDS: frozenset[str] = frozenset({NEED_PROBE})
 METRICS = ("high_loss", "loss_skew")
+#: The share of the total loss carried by the high-loss samples that makes the finding a warning.
+SEVERITY = {"warning": 0.25}
 
 #: Never call a loss "high" below -ln(0.1): the probe gave the label less than 10%.
 LOSS_FLOOR = float(-np.log(0.1))
+#: Quantiles reported of the loss distribution.
+QUANTILES = (0.0, 0.25, 0.5, 0.75, 0.9, 0.99, 1.0)
 
 
 def high_loss_threshold(loss: np.ndarray, whisker: float = 3.0) -> float:
@@ -25,34 +31,41 @@ def high_loss_threshold(loss: np.ndarray, whisker: float = 3.0) -> float:
     >>> round(high_loss_threshold(np.r_[np.full(90, 0.1), np.full(10, 5.0)]), 4)
     2.3026
     """
-    q1, q3 = np.quantile(loss, [0.25, 0.75])
-    return float(max(q3 + whisker * (q3 - q1), LOSS_FLOOR))
+    return tukey_fence(loss, whisker, floor=LOSS_FLOOR)
 
 
 def skewness(x: np.ndarray) -> float:
-    """Sample skewness (0 for symmetric; large and positive when a few losses dwarf the rest)."""
+    """Sample skewness (0 for symmetric; large and positive when a few losses dwarf the rest).
+
+    Examples
+    --------
+    >>> skewness(np.array([1.0, 2.0, 3.0])), skewness(np.r_[np.zeros(9), 1.0]) > 2
+    (0.0, True)
+    """
     sd = x.std()
     return float(((x - x.mean()) ** 3).mean() / sd**3) if sd > 0 else 0.0
 
 
 def run(inputs: CheckInputs, *, whisker: float = 3.0, bins: int = 40) -> CheckResult:
-    """Flag samples whose out-of-sample loss is an outlier of the loss distribution."""
+    """Flag samples whose out-of-sample loss is an outlier of the loss distribution.
+
+    Row verdict: the flag only; a high loss alone changes no weight and excludes no row (the
+    label and outlier checks judge why a loss is high).
+    """
     loss = np.asarray(inputs.loss, dtype=float)
-    n = len(loss)
     threshold = high_loss_threshold(loss, whisker)
     flagged = loss > threshold
-    qs = [0.0, 0.25, 0.5, 0.75, 0.9, 0.99, 1.0]
-    values = np.quantile(loss, qs)
+    values = np.quantile(loss, QUANTILES)
     counts, edges = np.histogram(loss, bins=bins)
     skew = skewness(loss)
-    top = np.argsort(-loss, kind="stable")[:50]
+    top = np.argsort(-loss, kind="stable")[:MAX_LISTED]
     share = float(loss[flagged].sum() / max(loss.sum(), 1e-12))
     figures = {
         "threshold": round(threshold, 6),
         "rule": f"loss > max(Q3 + {whisker:g} * IQR, -ln 0.1)",
         "n_high_loss": int(flagged.sum()),
         "mean_loss": round(float(loss.mean()), 6),
-        "quantiles": {f"q{int(q * 100)}": round(float(v), 6) for q, v in zip(qs, values)},
+        "quantiles": {f"q{int(q * 100)}": round(float(v), 6) for q, v in zip(QUANTILES, values)},
         "skew": round(skew, 6),
         "share_of_total_loss": round(share, 6),
         "histogram": {"edges": [round(float(e), 6) for e in edges], "counts": [int(c) for c in counts]},
@@ -63,7 +76,7 @@ def run(inputs: CheckInputs, *, whisker: float = 3.0, bins: int = 40) -> CheckRe
         findings.append(
             Finding(
                 check=NAME,
-                severity="warning" if share >= 0.25 else "info",
+                severity=severity(share, **SEVERITY),
                 count=int(flagged.sum()),
                 message=(
                     f"{int(flagged.sum())} samples ({flagged.mean():.1%}) have an out-of-sample loss above "
@@ -77,6 +90,7 @@ def run(inputs: CheckInputs, *, whisker: float = 3.0, bins: int = 40) -> CheckRe
                 ),
             )
         )
-    columns = {"loss": loss, "is_high_loss": flagged}
+    rows = RowVerdict(flag=flagged, score=np.exp(-loss), shown=("label", "loss"))
     metrics = {"high_loss": float(flagged.mean()), "loss_skew": skew}
-    return CheckResult(name=NAME, columns=columns, figures=figures, metrics=metrics, findings=findings)
+    return CheckResult(name=NAME, rows=rows, columns={"loss": loss, "is_high_loss": flagged},
+                       figures=figures, metrics=metrics, findings=findings)

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..probe import BUILTIN, SMALL_N, STRONG_PASSES
-from .base import NEED_PROBE, CheckInputs, CheckResult, Finding
+from ..confident import DEFAULT_FILTER, find_issues
+from .base import MAX_LISTED, NEED_PROBE, CheckInputs, CheckResult, Finding, RowVerdict, severity
 
 NAME = "label_issues"
+TITLE = "Likely mislabeled"
 NEEDS: frozenset[str] = frozenset({NEED_PROBE})
 METRICS = ("label_issues", "label_issues_count")
-
-MAX_LISTED = 50
+#: The share of flagged samples that makes the finding a warning, and critical.
+SEVERITY = {"warning": 0.01, "critical": 0.05}
+#: From this share of flagged samples on, the probe's "a stronger probe is available" advice is added.
+STRONGER_PROBE_FROM = 0.05
+#: The given-vs-suggested matrix is kept for at most this many classes (K x K numbers).
+MAX_CONFUSION_CLASSES = 30
+#: Label pairs listed in the figures.
+MAX_PAIRS_LISTED = 20
 
 
 def confused_pairs(given: np.ndarray, suggested: np.ndarray, flagged: np.ndarray, n_classes: int) -> list[tuple[int, int, int]]:
@@ -28,87 +35,54 @@ def confused_pairs(given: np.ndarray, suggested: np.ndarray, flagged: np.ndarray
     return [(int(uniq[i] // n_classes), int(uniq[i] % n_classes), int(cnt[i])) for i in order]
 
 
-def find_issues(labels: np.ndarray, pred_probs: np.ndarray, *, filter_by: str = "prune_by_noise_rate") -> np.ndarray:
-    """Confident learning's verdict per sample: cleanlab's ``find_label_issues`` on the
-    classes present in ``labels`` (cleanlab needs every column's class to occur).
+def suggested_labels(labels: np.ndarray, pred_probs: np.ndarray, flagged: np.ndarray) -> np.ndarray:
+    """The most likely label; for a flagged sample the most likely *other* label.
 
     Examples
     --------
-    >>> probs = np.array([[0.9, 0.1]] * 5 + [[0.1, 0.9]] * 5)
-    >>> find_issues(np.array([0, 0, 0, 0, 1, 1, 1, 1, 1, 1]), probs).nonzero()[0].tolist()
-    [4]
+    >>> p = np.array([[0.6, 0.3, 0.1], [0.6, 0.3, 0.1]])
+    >>> suggested_labels(np.array([0, 0]), p, np.array([False, True])).tolist()
+    [0, 1]
     """
-    from cleanlab.filter import find_label_issues
-
-    k = pred_probs.shape[1]
-    present = np.flatnonzero(np.bincount(labels, minlength=k) > 0)
-    if len(present) < 2:
-        return np.zeros(len(labels), dtype=bool)
-    remap = np.full(k, -1)
-    remap[present] = np.arange(len(present))
-    sub = pred_probs[:, present]
-    sub = sub / np.maximum(sub.sum(axis=1, keepdims=True), 1e-12)
-    return np.asarray(find_label_issues(remap[labels], sub, filter_by=filter_by, n_jobs=1), dtype=bool)
+    masked = pred_probs.copy()
+    masked[np.arange(len(labels)), labels] = -1.0
+    return np.where(flagged, masked.argmax(axis=1), pred_probs.argmax(axis=1))
 
 
-#: Built-in single probes that ``model="ensemble"`` beats on large data (docs/benchmarks.md).
-_SINGLE_BUILTIN_PROBES = frozenset(BUILTIN) - {"auto", "ensemble"}
-
-
-def _stronger_probe_hint(probe_info: dict, n: int, rate: float) -> str:
-    """Advice to rescan with the stronger probe before training on the remedies, when it pays:
-    the probe was a single built-in model, or ``auto``'s ensemble fitted once.
-
-    Examples
-    --------
-    >>> _stronger_probe_hint({"model": "hgb"}, 50_000, 0.2).startswith(" Before")
-    True
-    >>> _stronger_probe_hint({"model": "ensemble", "passes": 1}, 50_000, 0.2).startswith(" Before")
-    True
-    >>> _stronger_probe_hint({"model": "ensemble", "passes": 4}, 50_000, 0.2)
-    ''
-    """
-    model = probe_info.get("model")
-    weaker = model in _SINGLE_BUILTIN_PROBES or (model == "ensemble" and probe_info.get("passes", 1) < STRONG_PASSES)
-    if not weaker or n <= SMALL_N or rate < 0.05:
-        return ""
-    return (
-        " Before training on those, rescan with --model ensemble (model=\"ensemble\", its default four "
-        "passes): a few times slower, but its probe is right more often near the class boundary, and a "
-        "model trained on the cleaned data learns the probe's mistakes there."
-    )
-
-
-def run(inputs: CheckInputs, *, filter_by: str = "prune_by_noise_rate") -> CheckResult:
+def run(inputs: CheckInputs, *, filter_by: str = DEFAULT_FILTER) -> CheckResult:
     """Flag samples whose given label is likely wrong.
 
     ``is_label_issue`` is cleanlab's ``find_label_issues`` verdict (``filter_by`` as in cleanlab);
     ``label_quality`` is cleanlab's self-confidence score (the probe's out-of-sample
     probability of the given label, 0..1, low = likely wrong); ``suggested_label`` the most
-    likely label under the probe.
+    likely label under the probe. Row verdict: a flagged sample's weight factor is its
+    ``label_quality`` (a soft drop), the cleaned data leaves it out, and
+    ``clean_data(relabel=True)`` keeps it with its ``suggested_label``.
     """
     from cleanlab.rank import get_label_quality_scores
 
     labels = inputs.labels
     probs = inputs.pred_probs
     n, k = inputs.n_samples, inputs.n_classes
-    predicted = probs.argmax(axis=1)
     flagged = find_issues(labels, probs, filter_by=filter_by)
     quality = np.asarray(get_label_quality_scores(labels, probs, method="self_confidence"), dtype=float)
-    # A flagged sample's suggestion is never its own label.
-    masked = probs.copy()
-    masked[np.arange(n), labels] = -1.0
-    suggested = np.where(flagged, masked.argmax(axis=1), predicted)
+    suggested = suggested_labels(labels, probs, flagged)
 
     n_flagged = int(flagged.sum())
+    rate = n_flagged / n
     per_class = np.bincount(labels[flagged], minlength=k)
     counts = np.bincount(labels, minlength=k)
     pairs = confused_pairs(labels, suggested, flagged, k)
     worst = np.flatnonzero(flagged)
     worst = worst[np.argsort(quality[worst], kind="stable")][:MAX_LISTED]
+    matrix = None
+    if k <= MAX_CONFUSION_CLASSES:
+        matrix = [[0] * k for _ in range(k)]
+        for g, s, c in pairs:
+            matrix[g][s] = c
     figures = {
         "n_label_issues": n_flagged,
-        "estimated_noise_rate": round(n_flagged / n, 6),
+        "estimated_noise_rate": round(rate, 6),
         "per_class": [
             {
                 "label": inputs.label_name(c),
@@ -119,12 +93,10 @@ def run(inputs: CheckInputs, *, filter_by: str = "prune_by_noise_rate") -> Check
             for c in range(k)
         ],
         "confused_pairs": [
-            {"given": inputs.label_name(g), "suggested": inputs.label_name(s), "count": c} for g, s, c in pairs[:20]
+            {"given": inputs.label_name(g), "suggested": inputs.label_name(s), "count": c}
+            for g, s, c in pairs[:MAX_PAIRS_LISTED]
         ],
-        "confusion": {
-            "labels": [inputs.label_name(c) for c in range(k)],
-            "given_vs_suggested": [[0] * k for _ in range(k)] if k <= 30 else None,
-        },
+        "confusion": {"labels": [inputs.label_name(c) for c in range(k)], "given_vs_suggested": matrix},
         "probe_accuracy": inputs.probe_info.get("out_of_sample_accuracy"),
         "worst": [
             {
@@ -136,17 +108,14 @@ def run(inputs: CheckInputs, *, filter_by: str = "prune_by_noise_rate") -> Check
             for i in worst
         ],
     }
-    if k <= 30:
-        for g, s, c in pairs:
-            figures["confusion"]["given_vs_suggested"][g][s] = c
     findings = []
     if n_flagged:
-        rate = n_flagged / n
         top = ", ".join(f"{inputs.label_name(g)!r}->{inputs.label_name(s)!r} ({c})" for g, s, c in pairs[:3])
+        stronger = inputs.probe_info.get("stronger_probe_advice") if rate >= STRONGER_PROBE_FROM else None
         findings.append(
             Finding(
                 check=NAME,
-                severity="critical" if rate >= 0.05 else "warning" if rate >= 0.01 else "info",
+                severity=severity(rate, **SEVERITY),
                 count=n_flagged,
                 message=f"{n_flagged} samples ({rate:.1%}) look mislabeled; most often {top}",
                 advice=(
@@ -155,15 +124,23 @@ def run(inputs: CheckInputs, *, filter_by: str = "prune_by_noise_rate") -> Check
                     "accuracy rises then falls (early stopping only hides it). Review and relabel the flagged "
                     "samples (samples.csv, sorted by label_quality; suggested_label is the probe's guess), or "
                     "train with report.sample_weight() (sample_weight.npy), or on report.clean_split() "
-                    "(split.npz), which leaves them out." + _stronger_probe_hint(inputs.probe_info, n, rate)
+                    "(split.npz), which leaves them out." + (f" {stronger}" if stronger else "")
                 ),
             )
         )
     columns = {
-        "predicted_label": inputs.classes[predicted],
+        "predicted_label": inputs.classes[probs.argmax(axis=1)],
         "label_quality": quality,
         "is_label_issue": flagged,
         "suggested_label": inputs.classes[suggested],
     }
-    metrics = {"label_issues": n_flagged / n, "label_issues_count": float(n_flagged)}
-    return CheckResult(name=NAME, columns=columns, figures=figures, metrics=metrics, findings=findings)
+    rows = RowVerdict(
+        flag=flagged,
+        score=quality,
+        weight=np.where(flagged, quality, 1.0),
+        exclude=flagged,
+        relabel=np.where(flagged, suggested, -1),
+        shown=("label", "suggested_label", "label_quality", "loss"),
+    )
+    metrics = {"label_issues": rate, "label_issues_count": float(n_flagged)}
+    return CheckResult(name=NAME, rows=rows, columns=columns, figures=figures, metrics=metrics, findings=findings)

@@ -5,14 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 from ..neighbors import near_duplicate_threshold
-from ..rowhash import _canonical_bytes, row_hashes
-from .base import NEED_NEIGHBORS, NEED_TEST, CheckInputs, CheckResult, Finding
+from ..rowhash import canonical_bytes, row_hashes
+from .base import MAX_LISTED, NEED_NEIGHBORS, NEED_TEST, CheckInputs, CheckResult, Finding, RowVerdict, severity
 
 NAME = "leakage"
+TITLE = "Leakage"
 NEEDS: frozenset[str] = frozenset({NEED_TEST, NEED_NEIGHBORS})
 METRICS = ("leakage", "leakage_count", "leakage_conflicts")
-
-MAX_LISTED = 50
+#: Any leak is a warning; from this share of the test set on, critical.
+SEVERITY = {"warning": 0.0, "critical": 0.01}
 
 
 def exact_matches(train: np.ndarray, test: np.ndarray) -> np.ndarray:
@@ -36,13 +37,18 @@ def exact_matches(train: np.ndarray, test: np.ndarray) -> np.ndarray:
     # Verify the bytes: a hash collision must never count as a leak.
     rows = np.flatnonzero(hit)
     if len(rows):
-        same = (_canonical_bytes(test[rows]) == _canonical_bytes(train[cand[rows]])).all(axis=1)
+        same = (canonical_bytes(test[rows]) == canonical_bytes(train[cand[rows]])).all(axis=1)
         cand[rows[~same]] = -1
     return cand
 
 
 def run(inputs: CheckInputs, *, factor: float = 0.1) -> CheckResult:
-    """Find test samples identical or nearly identical to a training sample."""
+    """Find test samples identical or nearly identical to a training sample.
+
+    Row verdict (training rows): the flag marks rows that leak into the test set; the score is
+    1 for no leak, 0.5 for a leak with the same label, 0 for a leak with another label. It
+    changes no weight and excludes no row: the test set is what needs cleaning.
+    """
     graph = inputs.neighbors
     n_test = len(inputs.labels_test)
     exact = exact_matches(inputs.raw, inputs.raw_test)
@@ -55,6 +61,8 @@ def run(inputs: CheckInputs, *, factor: float = 0.1) -> CheckResult:
     conflict[leaked] = inputs.labels[match[leaked]] != inputs.labels_test[leaked]
     leaks_into_test = np.zeros(inputs.n_samples, dtype=bool)
     leaks_into_test[match[leaked]] = True
+    leaks_with_conflict = np.zeros(inputs.n_samples, dtype=bool)
+    leaks_with_conflict[match[conflict]] = True
 
     def name(code: int):
         return inputs.label_name(code) if code < inputs.n_classes else f"(unseen label {code})"
@@ -86,7 +94,7 @@ def run(inputs: CheckInputs, *, factor: float = 0.1) -> CheckResult:
         findings.append(
             Finding(
                 check=NAME,
-                severity="critical" if leaked.mean() >= 0.01 else "warning",
+                severity=severity(leaked.mean(), **SEVERITY),
                 count=int(leaked.sum()),
                 message=(
                     f"{int(leaked.sum())} test samples ({leaked.mean():.1%}) duplicate a training sample"
@@ -100,10 +108,15 @@ def run(inputs: CheckInputs, *, factor: float = 0.1) -> CheckResult:
                 ),
             )
         )
-    columns = {"leaks_into_test": leaks_into_test}
+    rows = RowVerdict(
+        flag=leaks_into_test,
+        score=1.0 - 0.5 * leaks_into_test - 0.5 * leaks_with_conflict,
+        shown=("label", "leaks_into_test"),
+    )
     metrics = {
         "leakage": float(leaked.mean()),
         "leakage_count": float(leaked.sum()),
         "leakage_conflicts": float(conflict.sum()),
     }
-    return CheckResult(name=NAME, columns=columns, figures=figures, metrics=metrics, findings=findings)
+    return CheckResult(name=NAME, rows=rows, columns={"leaks_into_test": leaks_into_test},
+                       figures=figures, metrics=metrics, findings=findings)

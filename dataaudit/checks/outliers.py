@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import NEED_NEIGHBORS, CheckInputs, CheckResult, Finding
+from ..utils import tukey_fence
+from .base import MAX_LISTED, NEED_NEIGHBORS, CheckInputs, CheckResult, Finding, RowVerdict, severity
 
 NAME = "outliers"
+TITLE = "Outliers"
 NEEDS: frozenset[str] = frozenset({NEED_NEIGHBORS})
 METRICS = ("outliers", "outliers_count")
+#: The share of outliers that makes the finding a warning.
+SEVERITY = {"warning": 0.01}
 
 
 def knn_outlier_scores(indices: np.ndarray, distances: np.ndarray) -> np.ndarray:
@@ -31,40 +35,31 @@ def knn_outlier_scores(indices: np.ndarray, distances: np.ndarray) -> np.ndarray
     return reach / np.maximum(ref, floor)
 
 
-def outlier_threshold(scores: np.ndarray, minimum: float = 3.0) -> float:
-    """``max(minimum, Q3 + 3 * IQR)`` of the scores: far out, and at least ``minimum`` times as far.
-
-    Examples
-    --------
-    >>> outlier_threshold(np.r_[np.ones(99), 50.0])
-    3.0
-    """
-    q1, q3 = np.quantile(scores, [0.25, 0.75])
-    return float(max(minimum, q3 + 3.0 * (q3 - q1)))
-
-
-def run(inputs: CheckInputs, *, local_minimum: float = 3.0, global_minimum: float = 6.0) -> CheckResult:
+def run(
+    inputs: CheckInputs, *, local_minimum: float = 3.0, global_minimum: float = 6.0, weight: float = 0.5
+) -> CheckResult:
     """Flag samples far from their neighbourhood, or far from the data as a whole.
 
     Two views, because each misses what the other sees: the *local* ratio
     (:func:`knn_outlier_scores`) catches a sample far from a cluster whatever the cluster's
     density, but not a small clump of outliers that are each other's neighbours; the
     *global* ratio (mean kNN distance / its median over all samples) catches the clump.
-    ``outlier_score`` is the larger of the two ratios, each divided by its threshold:
-    above 1 means outlier.
+    Each is cut at Tukey's far-out fence of its own distribution (Q3 + 3 IQR), at least
+    ``local_minimum`` / ``global_minimum``. ``outlier_score`` is the larger of the two ratios,
+    each divided by its threshold: above 1 means outlier. Row verdict: an outlier's weight
+    factor is ``weight``, and the cleaned data leaves it out.
     """
     graph = inputs.neighbors
     local = knn_outlier_scores(graph.indices, graph.distances)
     reach = graph.distances.mean(axis=1).astype(np.float64)
     glob = reach / max(float(np.median(reach)), 1e-12)
-    t_local = outlier_threshold(local, local_minimum)
-    t_global = outlier_threshold(glob, global_minimum)
+    t_local = tukey_fence(local, 3.0, floor=local_minimum)
+    t_global = tukey_fence(glob, 3.0, floor=global_minimum)
     scores = np.maximum(local / t_local, glob / t_global)
     flagged = scores > 1.0
-    threshold = 1.0
-    order = np.argsort(-scores, kind="stable")[:50]
+    order = np.argsort(-scores, kind="stable")[:MAX_LISTED]
     figures = {
-        "threshold": round(threshold, 6),
+        "threshold": 1.0,
         "rule": (
             f"local ratio (mean kNN distance / neighbours' median) > max({local_minimum:g}, Q3 + 3 IQR), or "
             f"global ratio (mean kNN distance / overall median) > max({global_minimum:g}, Q3 + 3 IQR)"
@@ -84,7 +79,7 @@ def run(inputs: CheckInputs, *, local_minimum: float = 3.0, global_minimum: floa
         findings.append(
             Finding(
                 check=NAME,
-                severity="warning" if flagged.mean() >= 0.01 else "info",
+                severity=severity(flagged.mean(), **SEVERITY),
                 count=int(flagged.sum()),
                 message=f"{int(flagged.sum())} samples ({flagged.mean():.2%}) lie far from the rest of the data",
                 advice=(
@@ -95,6 +90,13 @@ def run(inputs: CheckInputs, *, local_minimum: float = 3.0, global_minimum: floa
                 ),
             )
         )
-    columns = {"outlier_score": scores, "is_outlier": flagged}
+    rows = RowVerdict(
+        flag=flagged,
+        score=1.0 / (1.0 + scores),
+        weight=np.where(flagged, weight, 1.0),
+        exclude=flagged,
+        shown=("label", "outlier_score"),
+    )
     metrics = {"outliers": float(flagged.mean()), "outliers_count": float(flagged.sum())}
-    return CheckResult(name=NAME, columns=columns, figures=figures, metrics=metrics, findings=findings)
+    return CheckResult(name=NAME, rows=rows, columns={"outlier_score": scores, "is_outlier": flagged},
+                       figures=figures, metrics=metrics, findings=findings)

@@ -1,7 +1,10 @@
 """A self-contained HTML view of a report: no network, images embedded as base64 PNG.
 
-Rendering only: every number comes from ``report.summary`` or ``report.samples``; the
-tables select and order rows that the checks already flagged.
+Rendering only: every number comes from ``report.summary`` or ``report.samples``, and the rows
+listed per check are ``report.listed(check)`` (the check's flagged rows, worst first). Each
+check gets a generic section (its title, its flagged rows with the columns its verdict names);
+a check with something special to show has a hook in :data:`PLOTS` (figures for the
+"Distributions" section) or :data:`SECTIONS` (its own section instead of the generic one).
 """
 
 from __future__ import annotations
@@ -9,11 +12,12 @@ from __future__ import annotations
 import base64
 import html
 import io
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
-MAX_ROWS = 50
+from ..checks.base import MAX_LISTED as MAX_ROWS
+from ..utils import plural
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;background:#f6f7f9;color:#1d2330}
 header{background:#1d2330;color:#fff;padding:18px 32px}header h1{margin:0;font-size:22px}
@@ -63,6 +67,7 @@ def _figure(width=6.0, height=3.0):
 
 
 def _class_chart(summary) -> str | None:
+    """Samples per class (from the dataset summary, whichever checks ran)."""
     classes = summary["dataset"]["classes"][:40]
     if not classes:
         return None
@@ -75,9 +80,8 @@ def _class_chart(summary) -> str | None:
     return _png(fig)
 
 
-def _loss_chart(hl) -> str | None:
-    if not hl or "histogram" not in hl:
-        return None
+def _loss_chart(report) -> str | None:
+    hl = report.summary["high_loss"]
     edges = np.asarray(hl["histogram"]["edges"])
     counts = np.asarray(hl["histogram"]["counts"])
     fig, ax = _figure(6, 2.6)
@@ -91,8 +95,8 @@ def _loss_chart(hl) -> str | None:
     return _png(fig)
 
 
-def _confusion_chart(li) -> str | None:
-    conf = (li or {}).get("confusion") or {}
+def _confusion_chart(report) -> str | None:
+    conf = report.summary["label_issues"].get("confusion") or {}
     matrix = conf.get("given_vs_suggested")
     if not matrix or not np.asarray(matrix).sum():
         return None
@@ -154,21 +158,107 @@ def _table(headers: list[str], rows: list[list[Any]], numeric: set[int] = frozen
     return f'<table class="sortable"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
 
 
+def _cell(value: Any) -> Any:
+    """A samples-table value as a table cell (floats numeric, booleans as yes/blank)."""
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else ""
+    if isinstance(value, (float, np.floating)):
+        return float(value)
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _rows_table(report, indices, columns: list[str], thumb: _Thumbs) -> str:
+    """A table of samples: index, thumbnail (images), then ``columns`` of ``report.samples``."""
+    samples = report.samples
+    head = ["index", *(["image"] if thumb.ok else []), *[c.replace("_", " ") for c in columns]]
+    rows = []
+    for i in indices:
+        cells = [(str(int(i)), int(i))] + ([(thumb(i), int(i))] if thumb.ok else [])
+        rows.append(cells + [_cell(samples[c].iat[int(i)]) for c in columns])
+    return _table(head, rows)
+
+
+def _generic_section(report, name: str, thumb: _Thumbs) -> str:
+    """A check's flagged rows, worst first, with the columns its verdict names."""
+    verdict = report.verdicts[name]
+    idx = report.listed(name, MAX_ROWS)
+    columns = [c for c in verdict.shown if c in report.samples.columns]
+    n_flagged = int(np.count_nonzero(verdict.flag))
+    body = _rows_table(report, idx, columns, thumb) if len(idx) else "<p>None.</p>"
+    more = f'<p class="muted">The {len(idx)} worst shown; samples.csv has all {n_flagged}.</p>' if n_flagged > len(idx) else ""
+    return f"<section><h2>{_e(report.titles.get(name, name))} ({n_flagged})</h2>{body}{more}</section>"
+
+
+def _duplicates_section(report, name: str, thumb: _Thumbs) -> str | None:
+    dup = report.summary[name]
+    if not dup.get("conflicting_groups"):
+        return None
+    samples = report.samples
+    rows = []
+    for g in dup["conflicting_groups"][:MAX_ROWS]:
+        members = g["indices"][:6]
+        if thumb.ok:
+            pics = "".join(
+                f'<span style="display:inline-block;text-align:center;margin-right:6px">{thumb(i)}<br>'
+                f'<small>#{int(i)}: {_e(samples["label"].iat[int(i)])}</small></span>' for i in members)
+        else:
+            pics = ", ".join(f"#{int(i)}: {_e(samples['label'].iat[int(i)])}" for i in members)
+        counts = ", ".join(f"{_e(k)} x{v}" for k, v in g["label_counts"].items())
+        rows.append([(str(g["group"]), g["group"]), (str(g["size"]), g["size"]), (pics, g["size"]), counts, g["majority_label"],
+                     "exact" if g.get("exact") else "near"])
+    return (f"<section><h2>{_e(report.titles.get(name, name))} ({dup['n_conflicting_groups']} groups; "
+            f"accuracy ceiling {dup['accuracy_ceiling']:.2%})</h2>"
+            + _table(["group", "size", "members (label)", "labels", "majority", "kind"], rows) + "</section>")
+
+
+def _leakage_section(report, name: str, thumb: _Thumbs) -> str:
+    lk = report.summary[name]
+    rows = []
+    for p in lk["pairs"][:MAX_ROWS]:
+        rows.append([p["test_index"], (thumb(p["train_index"]) if thumb.ok else "", p["train_index"]), p["train_index"],
+                     p["train_label"], p["test_label"], "exact" if p["exact"] else "near", "yes" if p["conflict"] else ""])
+    return (f"<section><h2>{_e(report.titles.get(name, name))}: {lk['n_leaked']} of {lk['n_test_samples']} test samples "
+            "duplicate training samples</h2>"
+            + (_table(["test index", "training image" if thumb.ok else "", "training index", "training label", "test label",
+                       "kind", "labels differ"], rows) if rows else "<p>None.</p>") + "</section>")
+
+
+def _classes_section(report, name: str, thumb: _Thumbs) -> str:
+    cb = report.summary[name]
+    rows = [[str(c["label"]), (str(c["count"]), c["count"]), f"{c['fraction']:.2%}", c["weight_balanced"], c["weight_effective_number"],
+             "rare" if c["is_rare"] else ""] for c in cb["classes"][:200]]
+    return (f"<section><h2>{_e(report.titles.get(name, name))}</h2>"
+            + _table(["label", "count", "fraction", "class_weight (balanced)", "effective-number", ""], rows) + "</section>")
+
+
+#: Checks with figures of their own, drawn in the "Distributions" section.
+PLOTS: dict[str, Callable[[Any], str | None]] = {
+    "high_loss": _loss_chart,
+    "label_issues": _confusion_chart,
+}
+#: Checks whose section is drawn by a hook instead of the generic list of flagged rows
+#: (a hook returning None draws nothing).
+SECTIONS: dict[str, Callable[[Any, str, _Thumbs], str | None]] = {
+    "class_balance": _classes_section,
+    "duplicates": _duplicates_section,
+    "leakage": _leakage_section,
+}
+#: Headline metrics shown in the overview, when their check ran: label and format.
+KPIS = (("label_issues", "label issues", "{:.1%}"), ("conflicting_duplicates", "in conflicting duplicates", "{:.1%}"),
+        ("accuracy_ceiling", "accuracy ceiling", "{:.2%}"), ("majority_baseline", "majority baseline", "{:.1%}"),
+        ("outliers", "outliers", "{:.2%}"), ("leakage", "test leaked", "{:.1%}"))
+
+
 def render(report) -> str:
     """The report as one self-contained HTML page."""
     s = report.summary
-    samples = report.samples
     d = s["dataset"]
-    thumb = _Thumbs(getattr(report, "_raw", None), getattr(report, "_sample_shape", ()))
+    thumb = _Thumbs(report.raw, report.sample_shape)
     parts: list[str] = []
 
     # Overview and findings.
     kpis = [("samples", f"{d['n_samples']:,}"), ("features", f"{d['n_features']:,}"), ("classes", d["n_classes"])]
-    for key, label, fmt in (("label_issues", "label issues", "{:.1%}"), ("conflicting_duplicates", "in conflicting duplicates", "{:.1%}"),
-                            ("accuracy_ceiling", "accuracy ceiling", "{:.2%}"), ("majority_baseline", "majority baseline", "{:.1%}"),
-                            ("outliers", "outliers", "{:.2%}"), ("leakage", "test leaked", "{:.1%}")):
-        if key in s.get("metrics", {}):
-            kpis.append((label, fmt.format(s["metrics"][key])))
+    kpis += [(label, fmt.format(s["metrics"][key])) for key, label, fmt in KPIS if key in s.get("metrics", {})]
     kpi_html = "".join(f'<span class="kpi"><b>{_e(v)}</b>{_e(k)}</span>' for k, v in kpis)
     probe = s.get("probe")
     probe_html = ""
@@ -187,74 +277,17 @@ def render(report) -> str:
                 f"<tbody>{''.join(rows)}</tbody></table>") if rows else "<p>No problems found.</p>"
     parts.append(f"<section><h2>Findings</h2>{findings}</section>")
 
-    # Plots.
-    plots = [p for p in (_class_chart(s), _loss_chart(s.get("high_loss")), _confusion_chart(s.get("label_issues"))) if p]
+    plots = [_class_chart(s)] + [PLOTS[name](report) for name in report.verdicts if name in PLOTS]
+    plots = [p for p in plots if p]
     if plots:
         parts.append("<section><h2>Distributions</h2><div class=grid>" + "".join(
             f'<div><img class="plot" alt="plot" src="{p}"></div>' for p in plots) + "</div></section>")
+    for name in report.verdicts:
+        section = SECTIONS.get(name, _generic_section)(report, name, thumb)
+        if section:
+            parts.append(section)
 
-    def sample_cells(i):
-        cells = [(str(int(i)), int(i))]
-        if thumb.ok:
-            cells.append((thumb(i), int(i)))
-        return cells
-
-    img_head = ["image"] if thumb.ok else []
-
-    if "is_label_issue" in samples:
-        idx = np.flatnonzero(samples["is_label_issue"].to_numpy())
-        idx = idx[np.argsort(samples["label_quality"].to_numpy()[idx], kind="stable")][:MAX_ROWS]
-        rows = [sample_cells(i) + [samples["label"].iat[i], samples["suggested_label"].iat[i], float(samples["label_quality"].iat[i]),
-                                   float(samples["loss"].iat[i]) if "loss" in samples else ""] for i in idx]
-        parts.append(f"<section><h2>Likely mislabeled ({int(samples['is_label_issue'].sum())}, worst first)</h2>"
-                     + (_table(["index", *img_head, "given label", "suggested label", "label quality", "loss"], rows) if rows else "<p>None.</p>")
-                     + "</section>")
-    dup = s.get("duplicates")
-    if dup and dup.get("conflicting_groups"):
-        rows = []
-        for g in dup["conflicting_groups"][:MAX_ROWS]:
-            members = g["indices"][:6]
-            if thumb.ok:
-                pics = "".join(
-                    f'<span style="display:inline-block;text-align:center;margin-right:6px">{thumb(i)}<br>'
-                    f'<small>#{int(i)}: {_e(samples["label"].iat[int(i)])}</small></span>' for i in members)
-            else:
-                pics = ", ".join(f"#{int(i)}: {_e(samples['label'].iat[int(i)])}" for i in members)
-            counts = ", ".join(f"{_e(k)} x{v}" for k, v in g["label_counts"].items())
-            rows.append([(str(g["group"]), g["group"]), (str(g["size"]), g["size"]), (pics, g["size"]), counts, g["majority_label"],
-                         "exact" if g.get("exact") else "near"])
-        parts.append(f"<section><h2>Duplicates with conflicting labels ({dup['n_conflicting_groups']} groups; "
-                     f"accuracy ceiling {dup['accuracy_ceiling']:.2%})</h2>"
-                     + _table(["group", "size", "members (label)", "labels", "majority", "kind"], rows) + "</section>")
-    if "is_outlier" in samples:
-        idx = np.flatnonzero(samples["is_outlier"].to_numpy())
-        idx = idx[np.argsort(-samples["outlier_score"].to_numpy()[idx], kind="stable")][:MAX_ROWS]
-        rows = [sample_cells(i) + [samples["label"].iat[i], float(samples["outlier_score"].iat[i])] for i in idx]
-        parts.append(f"<section><h2>Outliers ({int(samples['is_outlier'].sum())})</h2>"
-                     + (_table(["index", *img_head, "label", "outlier score"], rows) if rows else "<p>None.</p>") + "</section>")
-    if "is_high_loss" in samples:
-        idx = np.flatnonzero(samples["is_high_loss"].to_numpy())
-        idx = idx[np.argsort(-samples["loss"].to_numpy()[idx], kind="stable")][:MAX_ROWS]
-        rows = [sample_cells(i) + [samples["label"].iat[i], float(samples["loss"].iat[i])] for i in idx]
-        parts.append(f"<section><h2>Highest losses ({int(samples['is_high_loss'].sum())})</h2>"
-                     + (_table(["index", *img_head, "label", "loss"], rows) if rows else "<p>None.</p>") + "</section>")
-    lk = s.get("leakage")
-    if lk:
-        rows = []
-        for p in lk["pairs"][:MAX_ROWS]:
-            rows.append([p["test_index"], (thumb(p["train_index"]) if thumb.ok else "", p["train_index"]), p["train_index"],
-                         p["train_label"], p["test_label"], "exact" if p["exact"] else "near", "yes" if p["conflict"] else ""])
-        parts.append(f"<section><h2>Leakage: {lk['n_leaked']} of {lk['n_test_samples']} test samples duplicate training samples</h2>"
-                     + (_table(["test index", "training image" if thumb.ok else "", "training index", "training label", "test label",
-                                "kind", "labels differ"], rows) if rows else "<p>None.</p>") + "</section>")
-    cb = s.get("class_balance")
-    if cb:
-        rows = [[str(c["label"]), (str(c["count"]), c["count"]), f"{c['fraction']:.2%}", c["weight_balanced"], c["weight_effective_number"],
-                 "rare" if c["is_rare"] else ""] for c in cb["classes"][:200]]
-        parts.append("<section><h2>Classes and suggested class weights</h2>"
-                     + _table(["label", "count", "fraction", "class_weight (balanced)", "effective-number", ""], rows) + "</section>")
-
-    title = f"dataaudit report: {d['n_samples']:,} samples, {d['n_classes']} classes"
+    title = f"dataaudit report: {plural(d['n_samples'], 'sample')}, {plural(d['n_classes'], 'class', 'classes')}"
     checks = ", ".join(s.get("checks_run", []))
     return (
         "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"

@@ -8,6 +8,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from ..utils import plural
+
 _STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
 
 
@@ -52,7 +54,8 @@ def render(report, console: Console | None = None) -> None:
     console.print(
         Text.assemble(
             ("dataaudit ", "bold"),
-            f"{d['n_samples']} samples x {d['n_features']} features, {d['n_classes']} classes; "
+            f"{plural(d['n_samples'], 'sample')} x {plural(d['n_features'], 'feature')}, "
+            f"{plural(d['n_classes'], 'class', 'classes')}; "
             f"checks: {', '.join(s['checks_run']) or 'none'}",
         )
     )

@@ -1,0 +1,38 @@
+"""Import Keras without TensorFlow's C++ start-up lines on standard error.
+
+TensorFlow prints oneDNN and absl notices to file descriptor 2 while it loads, whatever
+``TF_CPP_MIN_LOG_LEVEL`` says for some of them; a bad-input run must still print exactly one
+line there. Unless the user set ``TF_CPP_MIN_LOG_LEVEL`` (then they asked to see TensorFlow's
+logs), the import runs with descriptor 2 pointed at a temporary file, which is replayed only
+if the import fails.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+
+
+def import_keras():
+    """``import keras``, quietly on first import (see the module notes)."""
+    if "keras" in sys.modules or "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+        import keras
+
+        return keras
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            import keras
+        except BaseException:
+            os.dup2(saved, 2)
+            sink.seek(0)
+            sys.stderr.write(sink.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+    return keras
