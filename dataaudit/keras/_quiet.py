@@ -1,10 +1,10 @@
 """Import Keras without TensorFlow's C++ start-up lines on standard error.
 
 TensorFlow prints oneDNN and absl notices to file descriptor 2 while it loads, whatever
-``TF_CPP_MIN_LOG_LEVEL`` says for some of them; a bad-input run must still print exactly one
-line there. Unless the user set ``TF_CPP_MIN_LOG_LEVEL`` (then they asked to see TensorFlow's
-logs), the import runs with descriptor 2 pointed at a temporary file, which is replayed only
-if the import fails.
+``TF_CPP_MIN_LOG_LEVEL`` says (those two ignore it); a bad-input run must still print exactly
+one line there. So ``TF_CPP_MIN_LOG_LEVEL`` is set to 2 unless the user set it, and the import
+runs with descriptor 2 pointed at a temporary file, replayed only if the import fails, unless
+the user asked for every log line (``TF_CPP_MIN_LOG_LEVEL=0``).
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ import tempfile
 
 def import_keras():
     """``import keras``, quietly on first import (see the module notes)."""
-    if "keras" in sys.modules or "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if "keras" in sys.modules or os.environ["TF_CPP_MIN_LOG_LEVEL"] == "0":
         import keras
 
         return keras
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile() as sink:
