@@ -46,6 +46,7 @@ def scan(
     pred_probs: Optional[str] = typer.Option(None, "--pred-probs", help="Precomputed out-of-sample probabilities (n, K)."),
     test_x: Optional[str] = typer.Option(None, "--test-x", help="Held-out features, checked for leakage."),
     test_y: Optional[str] = typer.Option(None, "--test-y", help="Held-out labels."),
+    dynamics: Optional[str] = typer.Option(None, "--dynamics", help="A training record (AuditCallback.save): your own Keras run is the evidence; no probe is trained unless --model names one (then both are combined)."),
     checks: Optional[str] = typer.Option(None, "--checks", help="Comma-separated checks to run (default: all)."),
     fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", help="What goes to standard output."),
     fail_on: Optional[str] = typer.Option(None, "--fail-on", help="Gate, e.g. 'label_issues>0.05,conflicting_duplicates>0': exit 1 when it trips."),
@@ -67,6 +68,7 @@ def scan(
         pred_probs_path=pred_probs,
         test_x_path=test_x,
         test_y_path=test_y,
+        dynamics_path=dynamics,
         out=out,
         model=model,
         checks=checks,
@@ -90,6 +92,7 @@ CLI_NAMES = {
     "X": "X", "y": "Y", "x_key": "--x-key", "y_key": "--y-key", "label_column": "--label-column",
     "model": "--model", "pred_probs": "--pred-probs", "X_test": "--test-x", "y_test": "--test-y",
     "checks": "--checks", "fail_on": "--fail-on", "random_state": "--seed", "out": "--out", "directory": "--out",
+    "dynamics": "--dynamics",
 }
 
 

@@ -9,7 +9,7 @@ from . import gate, io
 from .errors import UsageError, param
 from .probe import is_keras_file
 from .report import Report
-from .scan import scan, select_checks
+from .scan import available_needs, scan, select_checks
 
 
 def scan_files(
@@ -22,6 +22,7 @@ def scan_files(
     pred_probs_path: str | None = None,
     test_x_path: str | None = None,
     test_y_path: str | None = None,
+    dynamics_path: str | None = None,
     out: str | None = None,
     model: Any = "auto",
     checks: Any = None,
@@ -41,8 +42,9 @@ def scan_files(
         raise UsageError(f"give both {param('X_test')} and {param('y_test')}, or neither")
     conditions = gate.parse(fail_on) if fail_on else None
     if conditions is not None:
-        gate.validate(conditions, select_checks(checks, has_test))
-    inputs = [p for p in (x_path, y_path, pred_probs_path, test_x_path, test_y_path) if p]
+        available = available_needs(has_test=has_test, has_record=dynamics_path is not None, model=model)
+        gate.validate(conditions, select_checks(checks, available))
+    inputs = [p for p in (x_path, y_path, pred_probs_path, test_x_path, test_y_path, dynamics_path) if p]
     if is_keras_file(model):
         inputs.append(model)
     if out is not None:
@@ -60,7 +62,8 @@ def scan_files(
         if test_y_path is not None:
             y_test = io.load_labels(test_y_path, y_key=y_key, what="y_test")
     pred_probs = io.load_pred_probs(pred_probs_path) if pred_probs_path else None
-    report = scan(X, y, model=model, pred_probs=pred_probs, X_test=X_test, y_test=y_test, checks=checks, **scan_kwargs)
+    report = scan(X, y, model=model, pred_probs=pred_probs, X_test=X_test, y_test=y_test, checks=checks,
+                  dynamics=dynamics_path, **scan_kwargs)
     if conditions is not None:
         report.gate(fail_on)
     if out is not None:

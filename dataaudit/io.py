@@ -239,6 +239,17 @@ def load_pred_probs(path: str | os.PathLike) -> np.ndarray:
     raise UsageError(f"{what} file '{path}' has an unknown extension: use .npy, .npz or .csv")
 
 
+def load_record(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """The arrays of a training record (``AuditCallback.save``), read without unpickling;
+    :meth:`dataaudit.dynamics.TrainingRecord.from_arrays` validates them."""
+    what = param("dynamics")
+    path = check_path(path, what)
+    if _extension(path) != ".npz":
+        raise InputError(f"{what} file '{path}' is not an .npz training record: save one with AuditCallback.save(path)")
+    with open_npz(path, what) as npz:
+        return {name: read_npz_array(npz, name, path, what) for name in npz.files}
+
+
 # ----------------------------------------------------------------------------- the output directory
 
 

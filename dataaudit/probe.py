@@ -59,11 +59,16 @@ MAX_UNCROSSVALIDATED_LISTED = 50
 
 @dataclass
 class ProbeResult:
-    """Out-of-sample probabilities (n, K), per-sample losses (n,) and how they were made."""
+    """Predicted probabilities (n, K), per-sample losses (n,) and how they were made.
+
+    ``judged`` marks the rows that have probabilities when only some do (a training record of
+    a subset of the rows); None means every row.
+    """
 
     pred_probs: np.ndarray
     loss: np.ndarray
     info: dict[str, Any] = field(default_factory=dict)
+    judged: np.ndarray | None = None
 
 
 def cross_entropy(pred_probs: np.ndarray, labels: np.ndarray) -> np.ndarray:

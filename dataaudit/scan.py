@@ -7,6 +7,7 @@ each, by the provider in :data:`PROVIDERS` for what the selected checks declare 
 from __future__ import annotations
 
 import inspect
+import os
 import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
@@ -14,13 +15,13 @@ from typing import Any, Callable, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from . import __version__, data, neighbors, probe, remedies
+from . import __version__, data, dynamics, io, neighbors, probe, remedies
 from .checks import REGISTRY
 from .checks.base import (
-    NEED_NEIGHBORS, NEED_PROBE, NEED_TEST, SEVERITY_ORDER, CheckInputs, CheckResult, Finding,
+    NEED_DYNAMICS, NEED_NEIGHBORS, NEED_PROBE, NEED_TEST, SEVERITY_ORDER, CheckInputs, CheckResult, Finding,
 )
 from .confident import find_issues
-from .errors import UsageError, param
+from .errors import InputTypeError, UsageError, param
 from .report import SCHEMA_VERSION, Report
 from .utils import json_value, resolve_seed
 
@@ -36,10 +37,27 @@ def _stderr_progress(message: str) -> None:
     print(f"dataaudit: {message}", file=sys.stderr, flush=True)
 
 
-def select_checks(checks: str | Iterable[str] | None, has_test: bool) -> list[str]:
-    """Resolve ``checks`` to registry names, in registry order (default: every check that applies)."""
+#: Shared inputs only some scans can have, and what the user gives to have them.
+OPTIONAL_NEEDS = {
+    NEED_TEST: f"a held-out split: pass {param('X_test')} and {param('y_test')}",
+    NEED_DYNAMICS: f"the record of your Keras run: pass {param('dynamics')} (dataaudit.keras.AuditCallback)",
+}
+
+
+def available_needs(*, has_test: bool, has_record: bool, model: Any = "auto") -> set[str]:
+    """The optional shared inputs a scan with these inputs can build."""
+    return {need for need, has in ((NEED_TEST, has_test), (NEED_DYNAMICS, has_record)) if has}
+
+
+def _missing_needs(name: str, available: set[str]) -> list[str]:
+    return [n for n in sorted(REGISTRY[name].NEEDS) if n in OPTIONAL_NEEDS and n not in available]
+
+
+def select_checks(checks: str | Iterable[str] | None, available: set[str]) -> list[str]:
+    """Resolve ``checks`` to registry names, in registry order (default: every check whose
+    optional inputs, see :data:`OPTIONAL_NEEDS`, are ``available``)."""
     if checks is None:
-        return [name for name, mod in REGISTRY.items() if NEED_TEST not in mod.NEEDS or has_test]
+        return [name for name in REGISTRY if not _missing_needs(name, available)]
     if isinstance(checks, str):
         checks = checks.split(",")
     names = [c.strip() for c in checks if c and c.strip()]
@@ -49,8 +67,9 @@ def select_checks(checks: str | Iterable[str] | None, has_test: bool) -> list[st
     if not names:
         raise UsageError(f"no checks selected in {param('checks')}; choose from: {', '.join(REGISTRY)}")
     for c in names:
-        if NEED_TEST in REGISTRY[c].NEEDS and not has_test:
-            raise UsageError(f"the '{c}' check needs a held-out split: pass {param('X_test')} and {param('y_test')}")
+        missing = _missing_needs(c, available)
+        if missing:
+            raise UsageError(f"the '{c}' check needs {OPTIONAL_NEEDS[missing[0]]}")
     return [c for c in REGISTRY if c in names]
 
 
@@ -73,6 +92,7 @@ class ScanRequest:
     options: dict[str, dict[str, Any]]
     say: Progress | None = None
     test: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    record: dynamics.TrainingRecord | None = None
     pred_probs: np.ndarray | None = None
     probe_model: probe.ProbeModel | None = None
     probe_options: dict[str, Any] = field(default_factory=dict)
@@ -102,8 +122,22 @@ def _validate_options(options: Mapping[str, Mapping[str, Any]] | None) -> tuple[
     return options, probe_options
 
 
+def _record_of(given: Any) -> dynamics.TrainingRecord:
+    """A training record from ``dynamics=``: a path, an AuditCallback or a TrainingRecord."""
+    if isinstance(given, dynamics.TrainingRecord):
+        return given
+    if isinstance(given, (str, os.PathLike)):
+        return dynamics.TrainingRecord.from_arrays(io.load_record(given), source=f"file '{os.fspath(given)}'")
+    if callable(getattr(given, "record", None)):
+        return given.record()
+    raise InputTypeError(
+        f"{param('dynamics')} must be an AuditCallback, the path of its saved record or a TrainingRecord, "
+        f"not {type(given).__name__}"
+    )
+
+
 def validate(
-    X, y, *, model, pred_probs, X_test, y_test, checks, random_state, options, progress
+    X, y, *, model, pred_probs, X_test, y_test, checks, random_state, options, progress, dynamics_given=None
 ) -> ScanRequest:
     """Check every input before any long computation; see :func:`scan` for the parameters."""
     seed = resolve_seed(random_state)
@@ -113,9 +147,14 @@ def validate(
     has_test = X_test is not None or y_test is not None
     if has_test and (X_test is None or y_test is None):
         raise UsageError(f"give both {param('X_test')} and {param('y_test')}, or neither")
-    request = ScanRequest(dataset, select_checks(checks, has_test), seed, check_opts, say, probe_options=probe_options)
+    available = available_needs(has_test=has_test, has_record=dynamics_given is not None, model=model)
+    request = ScanRequest(dataset, select_checks(checks, available), seed, check_opts, say, probe_options=probe_options)
     if has_test:
         request.test = data.prepare_test(X_test, y_test, dataset)
+    if dynamics_given is not None:
+        record = _record_of(dynamics_given)
+        columns = dynamics.match(record, dataset.raw, dataset.labels, dataset.classes)
+        request.record = record.in_codes(dataset.labels, columns)
     if pred_probs is not None:
         request.pred_probs = data.check_pred_probs(pred_probs, dataset.n_samples, dataset.n_classes)
     if NEED_PROBE in request.needs and dataset.n_classes < 2:
@@ -126,7 +165,9 @@ def validate(
             f"all samples carry one label ({json_value(dataset.classes[0])!r}): skipped {', '.join(dropped)}",
             "A classifier needs at least two classes; check that the labels loaded are the right column/file.",
         ))
-    if NEED_PROBE in request.needs and request.pred_probs is None:
+    # With a training record and the default model, the run is the evidence: no probe is trained.
+    record_only = request.record is not None and isinstance(model, str) and model == "auto"
+    if NEED_PROBE in request.needs and request.pred_probs is None and not record_only:
         request.probe_model = probe.resolve_model(
             model, dataset.labels, dataset.n_classes, random_state=seed, sample_shape=dataset.sample_shape,
             **probe_options,
@@ -146,15 +187,27 @@ class Provided:
 
 
 def _provide_probe(request: ScanRequest) -> Provided:
+    """Predicted probabilities: given ones, a probe's out-of-sample ones, the training record's,
+    or the record's combined with a probe's."""
     ds = request.dataset
     if request.pred_probs is not None:
         result = probe.from_pred_probs(request.pred_probs, ds.labels)
     else:
-        result = probe.fit_out_of_sample(
-            ds.features, ds.labels, ds.n_classes, request.probe_model, flag=find_issues,
-            random_state=request.seed, progress=request.say, sample_shape=ds.sample_shape,
-        )
-    return Provided({"pred_probs": result.pred_probs, "loss": result.loss, "probe_info": result.info}, result.info)
+        result = None
+        if request.probe_model is not None:
+            result = probe.fit_out_of_sample(
+                ds.features, ds.labels, ds.n_classes, request.probe_model, flag=find_issues,
+                random_state=request.seed, progress=request.say, sample_shape=ds.sample_shape,
+            )
+        if request.record is not None:
+            result = dynamics.evidence(request.record, ds.labels, ds.n_classes, probe=result)
+    fields = {"pred_probs": result.pred_probs, "loss": result.loss, "probe_info": result.info,
+              "judged": result.judged}
+    return Provided(fields, result.info)
+
+
+def _provide_record(request: ScanRequest) -> Provided:
+    return Provided({"record": request.record}, request.record.summary())
 
 
 def _provide_neighbors(request: ScanRequest) -> Provided:
@@ -171,6 +224,7 @@ def _provide_test(request: ScanRequest) -> Provided:
 #: Who builds each shared input, in the order they are built.
 PROVIDERS: dict[str, Callable[[ScanRequest], Provided]] = {
     NEED_TEST: _provide_test,
+    NEED_DYNAMICS: _provide_record,
     NEED_PROBE: _provide_probe,
     NEED_NEIGHBORS: _provide_neighbors,
 }
@@ -205,6 +259,7 @@ def scan(
     random_state: Any = 0,
     options: Mapping[str, Mapping[str, Any]] | None = None,
     progress: bool | Progress | None = None,
+    dynamics: Any = None,
 ) -> Report:
     """Audit a classification dataset.
 
@@ -234,6 +289,11 @@ def scan(
         ``epochs`` and ``batch_size`` for Keras models. An unknown key is a usage error.
     progress : bool or callable, optional
         Report progress of long steps (``True``: to standard error).
+    dynamics : AuditCallback, str or TrainingRecord, optional
+        The record of your own Keras run (:class:`dataaudit.keras.AuditCallback`, or the path
+        of its saved ``.npz``): the run becomes the evidence for the label and loss verdicts
+        (no probe is trained while ``model`` is ``"auto"``; name a probe to combine both) and
+        the ``training`` check reads its per-epoch evidence.
 
     Returns
     -------
@@ -251,7 +311,7 @@ def scan(
     2
     """
     request = validate(X, y, model=model, pred_probs=pred_probs, X_test=X_test, y_test=y_test, checks=checks,
-                       random_state=random_state, options=options, progress=progress)
+                       random_state=random_state, options=options, progress=progress, dynamics_given=dynamics)
     inputs, provided = build_inputs(request)
     results = []
     for name in request.selected:
@@ -330,4 +390,4 @@ def assemble(request: ScanRequest, results: list[CheckResult], provided: dict[st
     )
 
 
-__all__ = ["scan", "select_checks", "validate", "build_inputs", "assemble", "PROVIDERS"]
+__all__ = ["scan", "select_checks", "available_needs", "validate", "build_inputs", "assemble", "PROVIDERS"]

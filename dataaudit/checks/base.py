@@ -31,6 +31,7 @@ SEVERITY_ORDER = {"info": 0, "warning": 1, "critical": 2}
 NEED_PROBE = "probe"  # predicted probabilities (out-of-sample, or from the training record) and per-sample loss
 NEED_NEIGHBORS = "neighbors"  # the shared kNN graph
 NEED_TEST = "test"  # a held-out split (X_test, y_test)
+NEED_DYNAMICS = "dynamics"  # the record of the user's own Keras run (AuditCallback)
 
 #: Rows a check lists in its figures (the worst first); the samples table has them all.
 MAX_LISTED = 50
@@ -157,8 +158,13 @@ class CheckInputs:
         How the probabilities were obtained (model, folds, advice).
     neighbors : NeighborGraph or None
         The shared kNN graph, when NEEDS has "neighbors".
+    judged : bool ndarray (n,) or None
+        Rows that have predicted probabilities, when only some do (a training record of a
+        subset of rows and no probe); None: every row.
     raw_test, features_test, labels_test : ndarray or None
         The held-out split, when NEEDS has "test".
+    record : TrainingRecord or None
+        The user's Keras run, in this dataset's label codes, when NEEDS has "dynamics".
     random_state : int
     """
 
@@ -171,9 +177,11 @@ class CheckInputs:
     loss: np.ndarray | None = None
     probe_info: dict[str, Any] = field(default_factory=dict)
     neighbors: Any = None
+    judged: np.ndarray | None = None
     raw_test: np.ndarray | None = None
     features_test: np.ndarray | None = None
     labels_test: np.ndarray | None = None
+    record: Any = None
     random_state: int = 0
 
     @property

@@ -49,27 +49,32 @@ def skewness(x: np.ndarray) -> float:
 def run(inputs: CheckInputs, *, whisker: float = 3.0, bins: int = 40) -> CheckResult:
     """Flag samples whose out-of-sample loss is an outlier of the loss distribution.
 
-    Row verdict: the flag only; a high loss alone changes no weight and excludes no row (the
-    label and outlier checks judge why a loss is high).
+    Rows without probabilities (``inputs.judged``) have a NaN loss and are not judged. Row
+    verdict: the flag only; a high loss alone changes no weight and excludes no row (the label
+    and outlier checks judge why a loss is high).
     """
-    loss = np.asarray(inputs.loss, dtype=float)
-    threshold = high_loss_threshold(loss, whisker)
-    flagged = loss > threshold
-    values = np.quantile(loss, QUANTILES)
-    counts, edges = np.histogram(loss, bins=bins)
-    skew = skewness(loss)
-    top = np.argsort(-loss, kind="stable")[:MAX_LISTED]
-    share = float(loss[flagged].sum() / max(loss.sum(), 1e-12))
+    loss = np.asarray(inputs.loss, dtype=float).copy()
+    if inputs.judged is not None:
+        loss[~inputs.judged] = np.nan  # rows without probabilities have no loss
+    seen = loss[np.isfinite(loss)]
+    threshold = high_loss_threshold(seen, whisker)
+    flagged = np.nan_to_num(loss, nan=-np.inf) > threshold
+    values = np.quantile(seen, QUANTILES)
+    counts, edges = np.histogram(seen, bins=bins)
+    skew = skewness(seen)
+    top = np.argsort(-np.nan_to_num(loss, nan=-np.inf), kind="stable")[:MAX_LISTED]
+    share = float(loss[flagged].sum() / max(seen.sum(), 1e-12))
     figures = {
         "threshold": round(threshold, 6),
         "rule": f"loss > max(Q3 + {whisker:g} * IQR, -ln 0.1)",
         "n_high_loss": int(flagged.sum()),
-        "mean_loss": round(float(loss.mean()), 6),
+        "mean_loss": round(float(seen.mean()), 6),
         "quantiles": {f"q{int(q * 100)}": round(float(v), 6) for q, v in zip(QUANTILES, values)},
         "skew": round(skew, 6),
         "share_of_total_loss": round(share, 6),
         "histogram": {"edges": [round(float(e), 6) for e in edges], "counts": [int(c) for c in counts]},
-        "worst": [{"index": int(i), "label": inputs.label_name(inputs.labels[i]), "loss": round(float(loss[i]), 6)} for i in top],
+        "worst": [{"index": int(i), "label": inputs.label_name(inputs.labels[i]), "loss": round(float(loss[i]), 6)}
+                  for i in top if np.isfinite(loss[i])],
     }
     findings = []
     if flagged.any():
@@ -90,7 +95,7 @@ def run(inputs: CheckInputs, *, whisker: float = 3.0, bins: int = 40) -> CheckRe
                 ),
             )
         )
-    rows = RowVerdict(flag=flagged, score=np.exp(-loss), shown=("label", "loss"))
+    rows = RowVerdict(flag=flagged, score=np.exp(-np.nan_to_num(loss, nan=0.0)), shown=("label", "loss"))
     metrics = {"high_loss": float(flagged.mean()), "loss_skew": skew}
     return CheckResult(name=NAME, rows=rows, columns={"loss": loss, "is_high_loss": flagged},
                        figures=figures, metrics=metrics, findings=findings)

@@ -55,7 +55,8 @@ def run(inputs: CheckInputs, *, filter_by: str = DEFAULT_FILTER) -> CheckResult:
     ``is_label_issue`` is cleanlab's ``find_label_issues`` verdict (``filter_by`` as in cleanlab);
     ``label_quality`` is cleanlab's self-confidence score (the probe's out-of-sample
     probability of the given label, 0..1, low = likely wrong); ``suggested_label`` the most
-    likely label under the probe. Row verdict: a flagged sample's weight factor is its
+    likely label under the probe. Rows without probabilities (``inputs.judged``) are not judged:
+    ``label_quality`` NaN, never flagged. Row verdict: a flagged sample's weight factor is its
     ``label_quality`` (a soft drop), the cleaned data leaves it out, and
     ``clean_data(relabel=True)`` keeps it with its ``suggested_label``.
     """
@@ -64,9 +65,16 @@ def run(inputs: CheckInputs, *, filter_by: str = DEFAULT_FILTER) -> CheckResult:
     labels = inputs.labels
     probs = inputs.pred_probs
     n, k = inputs.n_samples, inputs.n_classes
-    flagged = find_issues(labels, probs, filter_by=filter_by)
-    quality = np.asarray(get_label_quality_scores(labels, probs, method="self_confidence"), dtype=float)
-    suggested = suggested_labels(labels, probs, flagged)
+    # Rows without predicted probabilities (a training record of a subset) are not judged.
+    judged = np.arange(n) if inputs.judged is None else np.flatnonzero(inputs.judged)
+    flagged = np.zeros(n, dtype=bool)
+    flagged[judged] = find_issues(labels[judged], probs[judged], filter_by=filter_by)
+    quality = np.full(n, np.nan)
+    quality[judged] = get_label_quality_scores(labels[judged], probs[judged], method="self_confidence")
+    suggested = labels.copy()
+    suggested[judged] = suggested_labels(labels[judged], probs[judged], flagged[judged])
+    predicted = labels.copy()
+    predicted[judged] = probs[judged].argmax(axis=1)
 
     n_flagged = int(flagged.sum())
     rate = n_flagged / n
@@ -129,14 +137,14 @@ def run(inputs: CheckInputs, *, filter_by: str = DEFAULT_FILTER) -> CheckResult:
             )
         )
     columns = {
-        "predicted_label": inputs.classes[probs.argmax(axis=1)],
+        "predicted_label": inputs.classes[predicted],
         "label_quality": quality,
         "is_label_issue": flagged,
         "suggested_label": inputs.classes[suggested],
     }
     rows = RowVerdict(
         flag=flagged,
-        score=quality,
+        score=np.nan_to_num(quality, nan=1.0),
         weight=np.where(flagged, quality, 1.0),
         exclude=flagged,
         relabel=np.where(flagged, suggested, -1),

@@ -1,4 +1,4 @@
-"""dataaudit and Keras: the user's Keras model as a probe.
+"""dataaudit inside a Keras run: :class:`AuditCallback` records it, and the user's model serves as a probe.
 
 Importing this package imports Keras (and TensorFlow); ``import dataaudit`` never does.
 """
@@ -9,6 +9,8 @@ from ._quiet import import_keras
 
 import_keras()
 
+from .callback import AuditCallback  # noqa: E402
+from .describe import describe  # noqa: E402
 from .estimator import KerasProbe, input_shape_of, load_model  # noqa: E402
 
-__all__ = ["KerasProbe", "input_shape_of", "load_model"]
+__all__ = ["AuditCallback", "KerasProbe", "describe", "input_shape_of", "load_model"]

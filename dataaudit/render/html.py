@@ -56,14 +56,13 @@ def _png(fig) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _figure(width=6.0, height=3.0):
+def _figure(width=6.0, height=3.0, ncols=1):
     import matplotlib
 
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(width, height))
-    return fig, ax
+    return plt.subplots(1, ncols, figsize=(width, height))
 
 
 def _class_chart(summary) -> str | None:
@@ -231,10 +230,44 @@ def _classes_section(report, name: str, thumb: _Thumbs) -> str:
             + _table(["label", "count", "fraction", "class_weight (balanced)", "effective-number", ""], rows) + "</section>")
 
 
+def _training_charts(report) -> str | None:
+    """The run's per-epoch curves and its data map (confidence vs variability), flagged rows marked."""
+    tr = report.summary["training"]
+    history = {k: np.asarray([np.nan if v is None else v for v in vals], float) for k, vals in tr["history"].items()}
+    fig, (curves, data_map) = _figure(11, 3.6, ncols=2)
+    epochs = np.arange(1, len(next(iter(history.values()), [])) + 1)
+    for key, style in (("loss", "-"), ("val_loss", "--")):
+        if key in history:
+            curves.plot(epochs, history[key], style, color="#c0392b", label=key)
+    curves.set_xlabel("epoch")
+    curves.set_ylabel("loss", color="#c0392b")
+    accuracy = curves.twinx()
+    for key, style in (("accuracy", "-"), ("val_accuracy", "--")):
+        if key in history:
+            accuracy.plot(epochs, history[key], style, color="#2c6fbb", label=key)
+    accuracy.set_ylabel("accuracy", color="#2c6fbb")
+    curves.set_title("Your run, per epoch")
+    handles = curves.get_legend_handles_labels()[0] + accuracy.get_legend_handles_labels()[0]
+    if handles:
+        curves.legend(handles, [h.get_label() for h in handles], fontsize=8, loc="center right")
+    rows = np.asarray(tr["data_map"]["sample_rows"], int)
+    s = report.samples
+    conf, var = s["confidence"].to_numpy()[rows], s["variability"].to_numpy()[rows]
+    flagged = s["is_label_issue"].to_numpy()[rows] if "is_label_issue" in s else np.zeros(len(rows), bool)
+    data_map.scatter(var[~flagged], conf[~flagged], s=4, alpha=0.35, color="#7a8294", label="label looks right")
+    data_map.scatter(var[flagged], conf[flagged], s=8, alpha=0.8, color="#c0392b", label="flagged: likely mislabeled")
+    data_map.set_xlabel("variability (std of the label's probability over epochs)")
+    data_map.set_ylabel("confidence (mean probability)")
+    data_map.set_title("Data map: easy (top), ambiguous (right), hard to learn (bottom left)")
+    data_map.legend(fontsize=8, loc="lower right")
+    return _png(fig)
+
+
 #: Checks with figures of their own, drawn in the "Distributions" section.
 PLOTS: dict[str, Callable[[Any], str | None]] = {
     "high_loss": _loss_chart,
     "label_issues": _confusion_chart,
+    "training": _training_charts,
 }
 #: Checks whose section is drawn by a hook instead of the generic list of flagged rows
 #: (a hook returning None draws nothing).

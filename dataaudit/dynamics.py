@@ -1,0 +1,354 @@
+"""The record of a user's own Keras run ("training dynamics") and the per-sample evidence in it.
+
+:class:`dataaudit.keras.AuditCallback` writes a :class:`TrainingRecord`: after each recorded
+epoch, for every recorded training row, the probability the network gives the row's label
+(``p_given``) and the largest probability it gives another class (``p_other``); the running
+mean of its probability vectors; the fit's history; and the model's set-up. Everything here is
+a pure function of those arrays (testable without TensorFlow):
+
+- ``aum``: the area under the margin (Pleiss et al. 2020), the mean over epochs of
+  ``log p_given - log p_other``. For a softmax head this is exactly the logit margin
+  ``z_given - max_other z`` (the softmax's normaliser cancels); for a sigmoid head it is
+  ``+-logit``. Mislabeled samples keep a negative margin until the network memorises them;
+- ``confidence`` and ``variability``: the mean and standard deviation of ``p_given`` over epochs
+  (data maps, Swayamdipta et al. 2020): easy (high confidence), ambiguous (high variability),
+  hard-to-learn (low confidence, low variability: often mislabeled);
+- ``forgetting_events``: how often a row goes from right (``p_given > p_other``) to wrong between
+  consecutive recorded epochs (Toneva et al. 2019).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from .errors import InputError, param
+
+#: What an ``.npz`` record says it is, and the version of its layout.
+FORMAT = "dataaudit.dynamics"
+VERSION = 1
+_TINY = 1e-7  # p of float16 storage can be 0
+
+
+@dataclass
+class TrainingRecord:
+    """The evidence of one Keras run, per recorded row.
+
+    Attributes
+    ----------
+    n_rows : int
+        Rows of the X the callback was given.
+    fingerprint : int
+        A fingerprint of that X's rows (:func:`fingerprint`), to tell a record of other data.
+    rows : int64 (m,)
+        The recorded rows (all of them, or a fixed random subset above the callback's size limit).
+    labels : int64 (m,)
+        Per recorded row, the output column of its label (the class index the network trained with).
+    in_training : bool (m,)
+        False for rows Keras held out as ``validation_split`` (their predictions are out-of-sample).
+    epochs : int (E,)
+        The epochs recorded (0-based).
+    p_given, p_other : float16 (m, E)
+        The probability of the row's label, and the largest probability of another class, per epoch.
+    mean_probs : float32 (m, K)
+        The mean over recorded epochs of the predicted probability vector (one column per output).
+    history : dict of str to float (n_epochs,)
+        ``model.fit``'s history (loss, metrics, validation metrics, learning rate), every epoch.
+    setup : dict
+        The model's set-up: output units and activation, loss, optimizer, learning rate, labels' form.
+    """
+
+    n_rows: int
+    fingerprint: int
+    rows: np.ndarray
+    labels: np.ndarray
+    in_training: np.ndarray
+    epochs: np.ndarray
+    p_given: np.ndarray
+    p_other: np.ndarray
+    mean_probs: np.ndarray
+    history: dict[str, np.ndarray] = field(default_factory=dict)
+    setup: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_recorded(self) -> int:
+        return int(len(self.rows))
+
+    @property
+    def n_epochs(self) -> int:
+        return int(len(self.epochs))
+
+    @property
+    def n_outputs(self) -> int:
+        return int(self.mean_probs.shape[1])
+
+    def in_codes(self, labels: np.ndarray, columns: np.ndarray) -> "TrainingRecord":
+        """This record in a dataset's label codes: ``labels`` are the dataset's codes per row and
+        ``columns`` each class's output column (see :func:`match`)."""
+        probs = self.mean_probs[:, columns].astype(np.float64)
+        probs /= np.maximum(probs.sum(axis=1, keepdims=True), _TINY)
+        return replace(self, labels=np.asarray(labels)[self.rows], mean_probs=probs.astype(np.float32))
+
+    def summary(self) -> dict[str, Any]:
+        """What the report says about the record (``report.summary["dynamics"]``)."""
+        return {
+            "n_rows": self.n_rows,
+            "n_recorded": self.n_recorded,
+            "n_in_training": int(self.in_training.sum()),
+            "n_epochs_recorded": self.n_epochs,
+            "epochs": [int(e) for e in self.epochs],
+            "setup": dict(sorted(self.setup.items())),
+        }
+
+    # ------------------------------------------------------------------ file layout
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The arrays of the ``.npz`` file (no pickled objects: text is stored as unicode arrays)."""
+        names = sorted(self.history)
+        table = np.column_stack([self.history[k] for k in names]) if names else np.zeros((0, 0))
+        return {
+            "format": np.array(FORMAT),
+            "version": np.array(VERSION),
+            "n_rows": np.array(self.n_rows, np.int64),
+            "fingerprint": np.array(self.fingerprint, np.uint64),
+            "rows": self.rows.astype(np.int64),
+            "labels": self.labels.astype(np.int64),
+            "in_training": self.in_training.astype(bool),
+            "epochs": self.epochs.astype(np.int64),
+            "p_given": self.p_given.astype(np.float16),
+            "p_other": self.p_other.astype(np.float16),
+            "mean_probs": self.mean_probs.astype(np.float32),
+            "history_names": np.array(names, dtype=str),
+            "history": table.astype(np.float64),
+            "setup": np.array(json.dumps(self.setup, sort_keys=True)),
+        }
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], source: str = "the record") -> "TrainingRecord":
+        """Validate the arrays of a record (as :func:`dataaudit.io.load_record` reads them)."""
+        what = f"{param('dynamics')} {source}"
+        missing = [k for k in ("format", "version", "rows", "p_given", "p_other", "mean_probs", "labels") if k not in arrays]
+        if missing or str(arrays.get("format", "")) != FORMAT:
+            raise InputError(f"{what} is not a dataaudit training record (no '{missing[0] if missing else 'format'}'): "
+                             "save one with AuditCallback(X, y) ... cb.save(path)")
+        if int(arrays["version"]) > VERSION:
+            raise InputError(f"{what} was written by a newer dataaudit (layout {int(arrays['version'])}): upgrade dataaudit")
+        try:
+            record = cls(
+                n_rows=int(arrays["n_rows"]),
+                fingerprint=int(arrays["fingerprint"]),
+                rows=np.asarray(arrays["rows"], np.int64),
+                labels=np.asarray(arrays["labels"], np.int64),
+                in_training=np.asarray(arrays["in_training"], bool),
+                epochs=np.asarray(arrays["epochs"], np.int64),
+                p_given=np.asarray(arrays["p_given"]),
+                p_other=np.asarray(arrays["p_other"]),
+                mean_probs=np.asarray(arrays["mean_probs"], np.float32),
+                history={str(k): np.asarray(arrays["history"])[:, i].astype(float)
+                         for i, k in enumerate(np.asarray(arrays["history_names"]).tolist())},
+                setup=json.loads(str(arrays["setup"])),
+            )
+        except (KeyError, ValueError, TypeError, IndexError) as exc:
+            raise InputError(f"{what} is damaged ({type(exc).__name__}: {exc}): record the run again") from None
+        record.check()
+        return record
+
+    def check(self) -> None:
+        """The record's arrays agree with each other; values are probabilities."""
+        m, e, k = self.n_recorded, len(self.epochs), self.n_outputs
+        shapes = {"labels": (m,), "in_training": (m,), "p_given": (m, e), "p_other": (m, e), "mean_probs": (m, k)}
+        for name, shape in shapes.items():
+            if getattr(self, name).shape != shape:
+                raise InputError(f"the {param('dynamics')} record is damaged: '{name}' has shape "
+                                 f"{getattr(self, name).shape}, expected {shape}: record the run again")
+        if m == 0 or e == 0:
+            raise InputError(f"the {param('dynamics')} record holds no epochs: train for at least one epoch with the callback")
+        if self.rows.min() < 0 or self.rows.max() >= self.n_rows or np.any(np.diff(self.rows) <= 0):
+            raise InputError(f"the {param('dynamics')} record is damaged: its row indices are not increasing within 0..{self.n_rows - 1}")
+        if self.labels.min() < 0 or self.labels.max() >= max(k, 2):
+            raise InputError(f"the {param('dynamics')} record is damaged: labels outside 0..{max(k, 2) - 1}")
+        for name in ("p_given", "p_other", "mean_probs"):
+            values = np.asarray(getattr(self, name), np.float32)
+            if not np.all(np.isfinite(values)) or values.min() < 0 or values.max() > 1.001:
+                raise InputError(f"the {param('dynamics')} record is damaged: '{name}' holds values that are not probabilities")
+
+
+# ----------------------------------------------------------------------------- matching X and y
+
+
+#: Rows and values the fingerprint of X reads: enough to tell data apart, cheap at any size.
+FINGERPRINT_ROWS = 64
+FINGERPRINT_VALUES = 256
+
+
+def fingerprint(X: np.ndarray) -> int:
+    """A fingerprint of X's rows that survives the usual rescaling.
+
+    Per value position (up to ``FINGERPRINT_VALUES`` of them), the rank order of
+    ``FINGERPRINT_ROWS`` evenly spaced rows: unchanged by any increasing per-feature transform
+    (``X / 255``, standardisation, another dtype), changed by other rows, another row order or
+    other features.
+
+    Examples
+    --------
+    >>> X = np.random.default_rng(0).normal(size=(500, 8))
+    >>> fingerprint(X) == fingerprint(X.astype(np.float32) * 255 + 3)
+    True
+    >>> fingerprint(X) == fingerprint(X[::-1])
+    False
+    """
+    from scipy.stats import rankdata
+
+    from .rowhash import row_hashes
+
+    n = X.shape[0]
+    rows = np.unique(np.linspace(0, n - 1, min(n, FINGERPRINT_ROWS)).round().astype(np.int64))
+    flat = np.asarray(X[rows], dtype=np.float64).reshape(len(rows), -1)
+    cols = np.unique(np.linspace(0, flat.shape[1] - 1, min(flat.shape[1], FINGERPRINT_VALUES)).round().astype(np.int64))
+    # Equal values share a rank ("min"), so ties stay ties whatever the transform.
+    ranks = rankdata(flat[:, cols], method="min", axis=0)
+    with np.errstate(over="ignore"):
+        words = row_hashes(np.ascontiguousarray(ranks.T.astype(np.int64)))
+        mixed = (words * np.uint64(0x9E3779B97F4A7C15)).sum(dtype=np.uint64)
+    return int(mixed ^ np.uint64(n) ^ (np.uint64(flat.shape[1]) << np.uint64(40)))
+
+
+def output_columns(classes: np.ndarray, n_outputs: int) -> np.ndarray:
+    """The network's output column of each class: the class's own value when the labels are
+    the integers the network was trained with, else its position in sorted order (as
+    scikit-learn's LabelEncoder gives it).
+
+    Examples
+    --------
+    >>> output_columns(np.array([1, 2]), 3).tolist(), output_columns(np.array(["cat", "dog"]), 2).tolist()
+    ([1, 2], [0, 1])
+    """
+    classes = np.asarray(classes)
+    if classes.dtype.kind in "iu" and classes.min() >= 0 and classes.max() < max(n_outputs, 2):
+        return classes.astype(np.int64)
+    return np.arange(len(classes), dtype=np.int64)
+
+
+def match(record: TrainingRecord, X: np.ndarray, labels: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """Check that ``record`` was made on these rows and labels; return each class's output column.
+
+    Raises an InputError naming the mismatch (rows, data, labels) otherwise.
+    """
+    n = len(labels)
+    if record.n_rows != n:
+        raise InputError(f"the {param('dynamics')} record was made on {record.n_rows:,} rows but X has {n:,}: "
+                         "give the callback and the scan the same X (the whole array given to fit)")
+    if fingerprint(X) != record.fingerprint:
+        raise InputError(f"the {param('dynamics')} record was made on other data than X (other rows, or in another "
+                         "order): give the scan the X you trained on")
+    columns = output_columns(classes, record.n_outputs)
+    if len(classes) > max(record.n_outputs, 2) or columns.max() >= max(record.n_outputs, 2):
+        raise InputError(f"y has {len(classes)} classes but the recorded network has {record.n_outputs} outputs")
+    expected = columns[labels[record.rows]]
+    wrong = np.flatnonzero(expected != record.labels)
+    if len(wrong):
+        i = int(wrong[0])
+        raise InputError(
+            f"the {param('dynamics')} record's labels differ from y at {len(wrong):,} rows (first at row "
+            f"{int(record.rows[i])}: the network trained with class {int(record.labels[i])}, y says "
+            f"{classes[labels[record.rows[i]]]!r}): give the scan the labels you trained on"
+        )
+    return columns
+
+
+# ----------------------------------------------------------------------------- per-sample evidence
+
+
+def margins(p_given: np.ndarray, p_other: np.ndarray) -> np.ndarray:
+    """Per epoch, ``log p_given - log p_other``: the logit margin of the given label.
+
+    Examples
+    --------
+    >>> margins(np.array([[0.8, 0.5]]), np.array([[0.2, 0.5]])).round(3).tolist()
+    [[1.386, 0.0]]
+    """
+    p = np.clip(np.asarray(p_given, np.float64), _TINY, 1.0)
+    q = np.clip(np.asarray(p_other, np.float64), _TINY, 1.0)
+    return np.log(p) - np.log(q)
+
+
+def aum(p_given: np.ndarray, p_other: np.ndarray) -> np.ndarray:
+    """The area under the margin: the mean over epochs of :func:`margins`.
+
+    Examples
+    --------
+    >>> aum(np.array([[0.8, 0.5], [0.1, 0.2]]), np.array([[0.2, 0.5], [0.9, 0.8]])).round(3).tolist()
+    [0.693, -1.792]
+    """
+    return margins(p_given, p_other).mean(axis=1)
+
+
+def confidence(p_given: np.ndarray) -> np.ndarray:
+    """Mean over epochs of the probability of the given label (a data map's y axis)."""
+    return np.asarray(p_given, np.float64).mean(axis=1)
+
+
+def variability(p_given: np.ndarray) -> np.ndarray:
+    """Standard deviation over epochs of the probability of the given label (a data map's x axis)."""
+    return np.asarray(p_given, np.float64).std(axis=1)
+
+
+def forgetting_events(p_given: np.ndarray, p_other: np.ndarray) -> np.ndarray:
+    """How many times a row goes from right to wrong between consecutive recorded epochs.
+
+    Examples
+    --------
+    >>> forgetting_events(np.array([[0.9, 0.2, 0.8, 0.1]]), np.array([[0.1, 0.8, 0.2, 0.9]])).tolist()
+    [2]
+    """
+    right = np.asarray(p_given, np.float32) > np.asarray(p_other, np.float32)
+    return (right[:, :-1] & ~right[:, 1:]).sum(axis=1).astype(np.int64)
+
+
+# ----------------------------------------------------------------------------- label evidence
+
+
+def record_probabilities(record: TrainingRecord) -> np.ndarray:
+    """Per recorded row, the class probabilities the label verdict reads (rows sum to 1)."""
+    return np.asarray(record.mean_probs, np.float64)
+
+
+def combine(from_record: np.ndarray, from_probe: np.ndarray) -> np.ndarray:
+    """The record's and a probe's probabilities together: their normalised geometric mean
+    (a class both find likely stays likely; one that either rules out does not)."""
+    logp = 0.5 * (np.log(np.clip(from_record, _TINY, 1.0)) + np.log(np.clip(from_probe, _TINY, 1.0)))
+    p = np.exp(logp - logp.max(axis=1, keepdims=True))
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def evidence(record: TrainingRecord, labels: np.ndarray, n_classes: int, *, probe=None):
+    """The probabilities the label and loss checks read when a training record is given.
+
+    Without a probe, rows the record did not cover have none (``judged`` marks the others);
+    with a probe (a :class:`dataaudit.probe.ProbeResult` over every row), recorded rows get
+    :func:`combine` of both and the others the probe's.
+    """
+    from .probe import ProbeResult, cross_entropy
+
+    n = len(labels)
+    rows = record.rows
+    from_record = record_probabilities(record)
+    probs = np.zeros((n, n_classes))
+    if probe is not None:
+        probs[:] = probe.pred_probs
+        probs[rows] = combine(from_record, probe.pred_probs[rows])
+        judged = None
+        info = {**probe.info, "model": f"training record + {probe.info.get('model')}"}
+    else:
+        counts = np.bincount(labels, minlength=n_classes)
+        probs[:] = counts / n
+        probs[rows] = from_record
+        judged = None if len(rows) == n else np.isin(np.arange(n), rows)
+        info = {"model": "training record", "n_folds": None}
+    info["record_rows"] = record.n_recorded
+    info["record_epochs"] = record.n_epochs
+    seen = slice(None) if judged is None else judged
+    info["accuracy_on_given_labels"] = round(float((probs[seen].argmax(axis=1) == labels[seen]).mean()), 6)
+    return ProbeResult(probs, cross_entropy(probs, labels), info, judged=judged)
