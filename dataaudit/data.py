@@ -41,6 +41,8 @@ class Dataset:
         Conversions made while loading (one per line, user-facing).
     n_missing : int
         Missing feature values that were imputed.
+    label_form : str
+        How the labels were given: ``"integer"``, ``"text"`` or ``"one-hot"``.
     """
 
     raw: np.ndarray
@@ -52,6 +54,7 @@ class Dataset:
     notes: list[str] = field(default_factory=list)
     n_missing: int = 0
     n_missing_rows: int = 0
+    label_form: str = "integer"
 
     @property
     def n_samples(self) -> int:
@@ -331,6 +334,8 @@ def prepare(X: Any, y: Any = None) -> Dataset:
         raise InputError("X has only 1 sample: an audit compares samples, so it needs at least 2")
     labels, classes = encode_labels(y, n, notes)
     features, n_missing, n_missing_rows = to_float_features(raw, notes)
+    one_hot = np.ndim(y) == 2 and np.shape(y)[1] > 1
+    label_form = "one-hot" if one_hot else "text" if classes.dtype.kind in "OUS" else "integer"
     return Dataset(
         raw=raw,
         features=features,
@@ -341,6 +346,7 @@ def prepare(X: Any, y: Any = None) -> Dataset:
         notes=notes,
         n_missing=n_missing,
         n_missing_rows=n_missing_rows,
+        label_form=label_form,
     )
 
 

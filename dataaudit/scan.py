@@ -18,7 +18,7 @@ import pandas as pd
 from . import __version__, data, dynamics, io, neighbors, probe, remedies
 from .checks import REGISTRY
 from .checks.base import (
-    NEED_DYNAMICS, NEED_NEIGHBORS, NEED_PROBE, NEED_TEST, SEVERITY_ORDER, CheckInputs, CheckResult, Finding,
+    NEED_DYNAMICS, NEED_NEIGHBORS, NEED_PROBE, NEED_SETUP, NEED_TEST, SEVERITY_ORDER, CheckInputs, CheckResult, Finding,
 )
 from .confident import find_issues
 from .errors import InputTypeError, UsageError, param
@@ -41,12 +41,15 @@ def _stderr_progress(message: str) -> None:
 OPTIONAL_NEEDS = {
     NEED_TEST: f"a held-out split: pass {param('X_test')} and {param('y_test')}",
     NEED_DYNAMICS: f"the record of your Keras run: pass {param('dynamics')} (dataaudit.keras.AuditCallback)",
+    NEED_SETUP: f"a Keras model: pass {param('model')} (a Keras model or .keras file) or {param('dynamics')}",
 }
 
 
 def available_needs(*, has_test: bool, has_record: bool, model: Any = "auto") -> set[str]:
     """The optional shared inputs a scan with these inputs can build."""
-    return {need for need, has in ((NEED_TEST, has_test), (NEED_DYNAMICS, has_record)) if has}
+    has_keras = probe.is_keras_file(model) or probe.is_keras_model(model)
+    return {need for need, has in ((NEED_TEST, has_test), (NEED_DYNAMICS, has_record),
+                                   (NEED_SETUP, has_record or has_keras)) if has}
 
 
 def _missing_needs(name: str, available: set[str]) -> list[str]:
@@ -93,6 +96,7 @@ class ScanRequest:
     say: Progress | None = None
     test: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
     record: dynamics.TrainingRecord | None = None
+    setup: dict[str, Any] | None = None
     pred_probs: np.ndarray | None = None
     probe_model: probe.ProbeModel | None = None
     probe_options: dict[str, Any] = field(default_factory=dict)
@@ -172,7 +176,23 @@ def validate(
             model, dataset.labels, dataset.n_classes, random_state=seed, sample_shape=dataset.sample_shape,
             **probe_options,
         )
+    if NEED_SETUP in request.needs:
+        request.setup = _setup_of(request, model)
     return request
+
+
+def _setup_of(request: ScanRequest, model: Any) -> dict[str, Any]:
+    """The Keras set-up the ``setup`` check reads: the recorded run's, else the given model's."""
+    if request.record is not None and request.record.setup:
+        return {**request.record.setup, "source": "training record"}
+    from .keras import describe, load_model
+
+    keras_model = model
+    if request.probe_model is not None and hasattr(request.probe_model.estimators[0], "n_classes"):
+        keras_model = request.probe_model.estimators[0].model  # already loaded by the probe
+    elif probe.is_keras_file(model):
+        keras_model = load_model(os.fspath(model))
+    return {**describe(keras_model), "label_form": request.dataset.label_form, "source": "model"}
 
 
 # ----------------------------------------------------------------------------- 2. shared inputs
@@ -216,6 +236,10 @@ def _provide_neighbors(request: ScanRequest) -> Provided:
     return Provided({"neighbors": graph}, graph.info())
 
 
+def _provide_setup(request: ScanRequest) -> Provided:
+    return Provided({"setup": request.setup})
+
+
 def _provide_test(request: ScanRequest) -> Provided:
     raw_test, features_test, labels_test = request.test
     return Provided({"raw_test": raw_test, "features_test": features_test, "labels_test": labels_test})
@@ -223,6 +247,7 @@ def _provide_test(request: ScanRequest) -> Provided:
 
 #: Who builds each shared input, in the order they are built.
 PROVIDERS: dict[str, Callable[[ScanRequest], Provided]] = {
+    NEED_SETUP: _provide_setup,
     NEED_TEST: _provide_test,
     NEED_DYNAMICS: _provide_record,
     NEED_PROBE: _provide_probe,
@@ -317,6 +342,7 @@ def scan(
     for name in request.selected:
         if request.say:
             request.say(f"check: {name}")
+        inputs.earlier = {r.name: r for r in results}
         results.append(REGISTRY[name].run(inputs, **request.options.get(name, {})))
     return assemble(request, results, provided)
 

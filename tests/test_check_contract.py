@@ -32,11 +32,33 @@ def _data(n=150, seed=0):
     return X, y, pp, X_test, y_test
 
 
+def _record(X, y, epochs=6, seed=0):
+    """A training record as AuditCallback writes it (no TensorFlow needed): rows 3 and 60 never learned."""
+    from dataaudit.dynamics import TrainingRecord, fingerprint
+
+    rng = np.random.default_rng(seed)
+    n = len(y)
+    p_given = np.clip(np.linspace(0.4, 0.95, epochs)[None, :] + rng.normal(0, 0.05, (n, epochs)), 0.01, 0.99)
+    p_given[[3, 60]] = 0.05
+    p_other = np.clip(1 - p_given - 0.02, 0.0, 1.0)
+    mean = np.full((n, 3), 0.01)
+    mean[np.arange(n), y] = p_given.mean(axis=1)
+    mean /= mean.sum(axis=1, keepdims=True)
+    history = {"loss": np.linspace(1.0, 0.3, epochs), "accuracy": np.linspace(0.6, 0.95, epochs)}
+    setup = {"output_units": 3, "output_activation": "softmax", "loss": "sparse_categorical_crossentropy",
+             "from_logits": None, "optimizer": "Adam", "learning_rate": 0.001,
+             "labels": {"form": "integer", "n_classes": 3, "low": 0, "high": 2}}
+    return TrainingRecord(n_rows=n, fingerprint=fingerprint(X), rows=np.arange(n), labels=np.asarray(y),
+                          in_training=np.ones(n, bool), epochs=np.arange(epochs), p_given=p_given.astype(np.float16),
+                          p_other=p_other.astype(np.float16), mean_probs=mean.astype(np.float32), history=history,
+                          setup=setup)
+
+
 @pytest.fixture(scope="module")
 def built():
     X, y, pp, X_test, y_test = _data()
     request = validate(X, y, model="auto", pred_probs=pp, X_test=X_test, y_test=y_test, checks=None,
-                       random_state=0, options=None, progress=None)
+                       random_state=0, options=None, progress=None, dynamics_given=_record(X, y))
     inputs, _ = build_inputs(request)
     return request, inputs
 
@@ -45,6 +67,7 @@ def _snapshot(inputs):
     arrays = {k: v for k, v in vars(inputs).items() if isinstance(v, np.ndarray)}
     arrays["graph.indices"] = inputs.neighbors.indices
     arrays["graph.distances"] = inputs.neighbors.distances
+    arrays.update({f"record.{k}": v for k, v in vars(inputs.record).items() if isinstance(v, np.ndarray)})
     return {k: v.copy() for k, v in arrays.items()}
 
 
@@ -89,8 +112,9 @@ def test_check_follows_the_contract(built, name):
 
 def test_every_check_runs_alone_and_its_shown_columns_exist():
     X, y, pp, X_test, y_test = _data()
+    record = _record(X, y)
     for name in REGISTRY:
-        report = dataaudit.scan(X, y, pred_probs=pp, X_test=X_test, y_test=y_test, checks=name)
+        report = dataaudit.scan(X, y, pred_probs=pp, X_test=X_test, y_test=y_test, checks=name, dynamics=record)
         assert report.summary["checks_run"] == [name]
         assert set(report.metrics) == set(REGISTRY[name].METRICS)
         verdict = report.verdicts[name]
@@ -103,12 +127,14 @@ def test_every_check_runs_alone_and_its_shown_columns_exist():
 
 def test_the_planted_problems_reach_the_row_verdicts():
     X, y, pp, X_test, y_test = _data()
-    report = dataaudit.scan(X, y, pred_probs=pp, X_test=X_test, y_test=y_test)
+    report = dataaudit.scan(X, y, pred_probs=pp, X_test=X_test, y_test=y_test, dynamics=_record(X, y))
     v = report.verdicts
     assert v["label_issues"].flag[[3, 60]].all()
     assert v["duplicates"].flag[[7, 8]].all() and v["duplicates"].group[7] == v["duplicates"].group[8]
     assert v["outliers"].flag[20]
     assert v["leakage"].flag[:5].all()
+    assert v["training"].flag[[3, 60]].all() and v["training"].flag.sum() == 2
+    assert not v["setup"].flag.any() and report.metrics["setup_problems"] == 0
     excluded = set(report.excluded().tolist())
     assert {3, 60, 20} <= excluded
     w = report.sample_weight()

@@ -116,3 +116,42 @@ def test_a_shape_the_model_cannot_take_is_one_line_naming_both(tmp_path, log_lev
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr       # TensorFlow's start-up lines are not shown
     assert "(8, 8)" in lines[0] and "(28, 28, 1)" in lines[0]
+
+
+def _two_unit_softmax_with_binary_loss():
+    m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(2, activation="softmax")])
+    m.compile(optimizer=keras.optimizers.Adam(0.01), loss="binary_crossentropy", metrics=["accuracy"])
+    return m
+
+
+def test_broken_setup_is_reported_and_the_probe_trains_with_the_right_loss():
+    X, y = _data(300)
+    report = dataaudit.scan(X, y, model=_two_unit_softmax_with_binary_loss(), checks="label_issues,setup",
+                            options={"probe": {"epochs": 15, "batch_size": 32}})
+    setup = [f for f in report.findings if f["check"] == "setup"]
+    assert [f["severity"] for f in setup] == ["critical"]
+    assert "binary_crossentropy" in setup[0]["message"] and "sparse_categorical_crossentropy" in setup[0]["advice"]
+    assert report.summary["probe"]["out_of_sample_accuracy"] > 0.85
+
+
+def test_sound_keras_setup_gets_no_setup_finding(tmp_path):
+    X, y = _data(100)
+    path = tmp_path / "ok.keras"
+    _model(2, "softmax").save(path)
+    report = dataaudit.scan(X, y, model=str(path), checks="setup")
+    assert report.summary["checks_run"] == ["setup"] and not report.findings
+    assert report.summary["setup"]["model"]["loss"] == "sparse_categorical_crossentropy"
+
+
+def test_callback_warns_when_training_begins():
+    from dataaudit.keras import AuditCallback, SetupWarning
+
+    X, y = _data(200)
+    one_hot = np.eye(2, dtype=np.float32)[y]        # the forum's case: one-hot rows, 2-unit softmax, binary loss
+    with pytest.warns(SetupWarning, match="binary_crossentropy"):
+        _two_unit_softmax_with_binary_loss().fit(X, one_hot, epochs=1, verbose=0, callbacks=[AuditCallback(X, one_hot)])
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SetupWarning)
+        _model(1, "sigmoid").fit(X, y, epochs=1, verbose=0, callbacks=[AuditCallback(X, y)])

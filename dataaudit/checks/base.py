@@ -32,6 +32,7 @@ NEED_PROBE = "probe"  # predicted probabilities (out-of-sample, or from the trai
 NEED_NEIGHBORS = "neighbors"  # the shared kNN graph
 NEED_TEST = "test"  # a held-out split (X_test, y_test)
 NEED_DYNAMICS = "dynamics"  # the record of the user's own Keras run (AuditCallback)
+NEED_SETUP = "setup"  # a Keras model's set-up (output layer, loss, optimizer), described as data
 
 #: Rows a check lists in its figures (the worst first); the samples table has them all.
 MAX_LISTED = 50
@@ -165,6 +166,11 @@ class CheckInputs:
         The held-out split, when NEEDS has "test".
     record : TrainingRecord or None
         The user's Keras run, in this dataset's label codes, when NEEDS has "dynamics".
+    setup : dict or None
+        The Keras model's set-up (:func:`dataaudit.keras.describe`), when NEEDS has "setup".
+    earlier : dict of str to CheckResult
+        The results of the checks that ran before this one (registry order), read-only: a check
+        may read their public columns and metrics, never import another check.
     random_state : int
     """
 
@@ -182,6 +188,8 @@ class CheckInputs:
     features_test: np.ndarray | None = None
     labels_test: np.ndarray | None = None
     record: Any = None
+    setup: dict[str, Any] | None = None
+    earlier: dict[str, "CheckResult"] = field(default_factory=dict)
     random_state: int = 0
 
     @property

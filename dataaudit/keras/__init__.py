@@ -9,8 +9,8 @@ from ._quiet import import_keras
 
 import_keras()
 
-from .callback import AuditCallback  # noqa: E402
+from .callback import AuditCallback, SetupWarning  # noqa: E402
 from .describe import describe  # noqa: E402
 from .estimator import KerasProbe, input_shape_of, load_model  # noqa: E402
 
-__all__ = ["AuditCallback", "KerasProbe", "describe", "input_shape_of", "load_model"]
+__all__ = ["AuditCallback", "SetupWarning", "KerasProbe", "describe", "input_shape_of", "load_model"]

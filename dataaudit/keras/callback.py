@@ -19,8 +19,10 @@ import numpy as np
 from .. import io
 from ..dynamics import TrainingRecord, fingerprint
 from ..errors import InputError, param
+from ..lint import Labels, lint
 from ._quiet import import_keras
 from .describe import describe, outputs_are_logits
+from .estimator import to_probabilities
 
 keras = import_keras()
 
@@ -28,6 +30,23 @@ keras = import_keras()
 MAX_SNAPSHOTS = 100
 #: Rows per forward-pass chunk.
 CHUNK = 4096
+
+
+class SetupWarning(UserWarning):
+    """The model's output layer, loss and labels disagree (see :func:`dataaudit.lint.lint`)."""
+
+
+def label_facts(y) -> dict:
+    """How ``fit`` was given the labels: form (integer, one-hot, text), classes, smallest and largest."""
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] > 1:
+        codes = y.argmax(axis=1)
+        return {"form": "one-hot", "n_classes": int(y.shape[1]), "low": 0, "high": int(y.shape[1]) - 1}
+    y = y.reshape(len(y))
+    if y.dtype.kind not in "iufb":
+        return {"form": "text", "n_classes": int(len(np.unique(y.astype(str)))), "low": None, "high": None}
+    codes = y.astype(np.int64)
+    return {"form": "integer", "n_classes": int(len(np.unique(codes))), "low": int(codes.min()), "high": int(codes.max())}
 
 
 def _label_columns(y, n: int, n_outputs: int) -> np.ndarray:
@@ -89,8 +108,17 @@ class AuditCallback(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         n = len(self.X)
         self.setup = describe(self.model)
+        self.setup["labels"] = label_facts(self.y)
+        for problem in lint(self.setup, Labels(**self.setup["labels"])):
+            warnings.warn(SetupWarning(f"dataaudit: {problem.message}. Change: {problem.fix}."), stacklevel=2)
         n_outputs = self.setup["output_units"]
-        self._labels_all = _label_columns(self.y, n, n_outputs)
+        self._disabled = False
+        try:
+            self._labels_all = _label_columns(self.y, n, n_outputs)
+        except InputError as exc:
+            warnings.warn(f"dataaudit: this run is not recorded: {exc}", stacklevel=2)
+            self._disabled = True
+            return
         self._n_columns = max(n_outputs, 2)
         self._logits = outputs_are_logits(self.setup)
         epochs = int(self.params.get("epochs") or 1)
@@ -114,6 +142,8 @@ class AuditCallback(keras.callbacks.Callback):
         self._forward = None
 
     def on_epoch_end(self, epoch, logs=None):
+        if self._disabled:
+            return
         logs = {key: float(np.asarray(value)) for key, value in (logs or {}).items() if np.size(value) == 1}
         lr = _learning_rate(self.model)
         if lr is not None:
@@ -125,7 +155,8 @@ class AuditCallback(keras.callbacks.Callback):
             self._snapshot()
 
     def on_train_end(self, logs=None):
-        self._record = self._make_record()
+        if not self._disabled:
+            self._record = self._make_record()
 
     # ------------------------------------------------------------------ recording
     def _probabilities(self, block: np.ndarray) -> np.ndarray:
@@ -134,14 +165,7 @@ class AuditCallback(keras.callbacks.Callback):
 
             model = self.model
             self._forward = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
-        out = np.asarray(self._forward(block), dtype=np.float64).reshape(len(block), -1)
-        if out.shape[1] == 1:
-            p = 1.0 / (1.0 + np.exp(-out[:, 0])) if self._logits else out[:, 0]
-            return np.column_stack([1.0 - p, p])
-        if self._logits:
-            out = np.exp(out - out.max(axis=1, keepdims=True))
-        out = np.clip(out, 0.0, None)
-        return out / np.maximum(out.sum(axis=1, keepdims=True), 1e-12)
+        return to_probabilities(np.asarray(self._forward(block)), self._logits)
 
     def _snapshot(self) -> None:
         column = len(self._epochs)
@@ -180,6 +204,8 @@ class AuditCallback(keras.callbacks.Callback):
 
     # ------------------------------------------------------------------ the record
     def _make_record(self) -> TrainingRecord:
+        if getattr(self, "_disabled", True):
+            raise InputError("AuditCallback recorded nothing: pass it to model.fit(..., callbacks=[cb]) and see its warnings")
         k = len(self._epochs)
         if k == 0:
             raise InputError("the run recorded no epoch: fit for at least one epoch with the callback")
@@ -217,4 +243,4 @@ def _learning_rate(model) -> float | None:
         return None
 
 
-__all__ = ["AuditCallback"]
+__all__ = ["AuditCallback", "SetupWarning"]

@@ -16,7 +16,9 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from ..errors import InputError, UsageError, param
+from ..lint import right_loss_for
 from ._quiet import import_keras
+from .describe import describe
 
 _EPS = 1e-12
 
@@ -73,6 +75,24 @@ def output_units(model) -> int:
     return int(model.outputs[0].shape[-1])
 
 
+def to_probabilities(outputs: np.ndarray, logits: bool) -> np.ndarray:
+    """A classifier's outputs (n, units) as class probabilities (n, max(units, 2)).
+
+    Examples
+    --------
+    >>> to_probabilities(np.array([[0.0], [2.0]]), logits=True).round(3).tolist()
+    [[0.5, 0.5], [0.119, 0.881]]
+    """
+    out = np.asarray(outputs, dtype=np.float64).reshape(len(outputs), -1)
+    if out.shape[1] == 1:
+        p = 1.0 / (1.0 + np.exp(-out[:, 0])) if logits else np.clip(out[:, 0], 0.0, 1.0)
+        return np.column_stack([1.0 - p, p])
+    if logits:
+        out = np.exp(out - out.max(axis=1, keepdims=True))
+    out = np.clip(out, 0.0, None)
+    return out / np.maximum(out.sum(axis=1, keepdims=True), _EPS)
+
+
 class KerasProbe(ClassifierMixin, BaseEstimator):
     """A Keras model trained from scratch on every ``fit`` (scikit-learn estimator protocol).
 
@@ -113,24 +133,23 @@ class KerasProbe(ClassifierMixin, BaseEstimator):
         reshape_for(self.model, np.zeros((1, n_features), np.float32), self.sample_shape or (n_features,))
 
     def fit(self, X, y):
+        """Train a fresh copy of the model on ``(X, y)``.
+
+        The copy is compiled with the loss its head needs (:func:`dataaudit.lint.right_loss_for`),
+        whatever the model was compiled with: a broken set-up is the ``setup`` check's finding,
+        never a silently broken probe. The model's optimizer (class and settings) is kept.
+        """
         keras = import_keras()
         keras.utils.set_random_seed(int(self.random_state))
         self.check(int(np.prod(X.shape[1:])))
         net = keras.models.clone_model(self.model)  # fresh weights
-        binary_head = output_units(net) == 1
-        loss = getattr(self.model, "loss", None)
+        loss_name, self.logits_ = right_loss_for(describe(self.model))
+        loss = (keras.losses.BinaryCrossentropy if loss_name == "binary_crossentropy"
+                else keras.losses.SparseCategoricalCrossentropy)(from_logits=self.logits_)
         optimizer = getattr(self.model, "optimizer", None)
-        if loss is None or optimizer is None:
-            loss = "binary_crossentropy" if binary_head else "sparse_categorical_crossentropy"
-            optimizer = "adam"
-        else:
-            optimizer = optimizer.__class__.from_config(optimizer.get_config())
+        optimizer = optimizer.__class__.from_config(optimizer.get_config()) if optimizer is not None else "adam"
         net.compile(loss=loss, optimizer=optimizer)
-        loss_name = loss if isinstance(loss, str) else getattr(loss, "name", type(loss).__name__)
-        target = np.asarray(y)
-        if not binary_head and "sparse" not in str(loss_name).lower():
-            target = np.eye(self.n_classes, dtype=np.float32)[target]  # categorical loss wants one-hot
-        net.fit(reshape_for(net, np.asarray(X, np.float32), self.sample_shape), target,
+        net.fit(reshape_for(net, np.asarray(X, np.float32), self.sample_shape), np.asarray(y),
                 epochs=self.epochs, batch_size=self.batch_size, verbose=0)
         self.net_ = net
         self.classes_ = np.arange(self.n_classes)
@@ -139,7 +158,4 @@ class KerasProbe(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X) -> np.ndarray:
         X = reshape_for(self.net_, np.asarray(X, np.float32), self.sample_shape)
         p = np.asarray(self.net_.predict(X, batch_size=max(self.batch_size, 1024), verbose=0), dtype=np.float64)
-        if p.shape[1] == 1:
-            p = np.column_stack([1.0 - p[:, 0], p[:, 0]])
-        p = np.clip(p, 0.0, None)
-        return p / np.maximum(p.sum(axis=1, keepdims=True), _EPS)
+        return to_probabilities(p, self.logits_)
