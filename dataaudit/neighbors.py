@@ -62,6 +62,11 @@ class NeighborGraph:
     def k(self) -> int:
         return int(self.indices.shape[1])
 
+    @property
+    def scale(self) -> np.ndarray:
+        """Each feature's scale in the standardisation (see :func:`standardize_params`)."""
+        return self._scale
+
     def standardize(self, features: np.ndarray) -> np.ndarray:
         """Scale other samples (e.g. a test split) exactly as the graph's samples were."""
         return ((np.asarray(features, dtype=np.float32) - self._mean) / self._scale).astype(np.float32)

@@ -1,11 +1,17 @@
-"""Feature-space outliers, scored on the shared kNN graph."""
+"""Feature-space outliers: rows that do not belong, found by five views (``outlier_views.py``).
+
+``outlier_score`` is the largest view's ``score / its threshold``; above 1 is an outlier. The
+finding names the kinds found in a user's words, from the first view above 1 of each row.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..utils import tukey_fence
+from ..utils import plural
 from .base import MAX_LISTED, NEED_NEIGHBORS, CheckInputs, CheckResult, Finding, RowVerdict, severity
+from .outlier_views import COPULA_FACTOR, DIM_REFERENCE, REST_MINIMUM, TAIL_MINIMUM, outlier_views
+from .outlier_views import knn_outlier_scores  # noqa: F401 - still importable from here, where it was
 
 NAME = "outliers"
 TITLE = "Outliers"
@@ -14,79 +20,117 @@ METRICS = ("outliers", "outliers_count")
 #: The share of outliers that makes the finding a warning.
 SEVERITY = {"warning": 0.01}
 
+#: The views, in the order a flagged row's reason is chosen (the first above 1), with the
+#: words of the finding: (one row, several rows).
+VIEWS = {
+    "constant_row": ("constant row (every feature one value)", "constant rows (every feature one value)"),
+    "many_extreme_values": ("row far out in many features at once", "rows far out in many features at once"),
+    "one_extreme_value": ("row with one absurd value", "rows with one absurd value"),
+    "far_from_neighbours": ("row far from any other sample", "rows far from any other sample"),
+    "unusual_combination": (
+        "row of ordinary values in an implausible combination",
+        "rows of ordinary values in an implausible combination",
+    ),
+}
+ADVICE = {
+    "constant_row": "All-zero or constant rows are usually failed reads, blank images or padding: drop them.",
+    "many_extreme_values": (
+        "Rows far out in many features at once are often in other units or unscaled (x100, 0-255 "
+        "instead of 0-1): rescale or drop them."
+    ),
+    "one_extreme_value": (
+        "One absurd value is usually a glitch or a typo: fix or impute it (report.json lists the "
+        "feature) rather than losing the row."
+    ),
+    "far_from_neighbours": (
+        "Rows far from every other sample are often broken inputs (corrupt images) or a distribution "
+        "the model will not see again."
+    ),
+    "unusual_combination": (
+        "Rows whose values are each plausible but not together often come from a bad join or shifted "
+        "columns: check how they were assembled."
+    ),
+}
 
-def knn_outlier_scores(indices: np.ndarray, distances: np.ndarray) -> np.ndarray:
-    """How much further a sample is from its neighbours than they are from theirs.
 
-    ``score_i = mean_kNN_distance_i / median_j(mean_kNN_distance_j)`` over i's neighbours j
-    (a local-density ratio, like LOF's): ~1 inside the data, large for a sample far from any
-    cluster, whatever the cluster's own density.
-
-    Examples
-    --------
-    >>> idx = np.array([[1, 2], [0, 2], [0, 1], [0, 1]])
-    >>> dist = np.array([[1.0, 1.0], [1.0, 1.0], [1.0, 1.0], [10.0, 10.0]])
-    >>> knn_outlier_scores(idx, dist).round(1).tolist()
-    [1.0, 1.0, 1.0, 10.0]
-    """
-    reach = distances.mean(axis=1).astype(np.float64)
-    ref = np.median(reach[indices], axis=1)
-    floor = max(float(np.median(reach)) * 1e-3, 1e-12)  # duplicates: distance 0
-    return reach / np.maximum(ref, floor)
+def _summary(kinds: dict[str, int], zero_rows: int) -> str:
+    """``"3 rows with one absurd value, 2 all-zero rows"``: the flagged rows by reason."""
+    parts = []
+    for view, count in kinds.items():
+        if not count:
+            continue
+        if view == "constant_row" and zero_rows == count:
+            parts.append(plural(count, "all-zero row"))
+        else:
+            parts.append(f"{count:,} {VIEWS[view][count != 1]}")
+    return ", ".join(parts)
 
 
 def run(
     inputs: CheckInputs, *, local_minimum: float = 3.0, global_minimum: float = 6.0, weight: float = 0.5
 ) -> CheckResult:
-    """Flag samples far from their neighbourhood, or far from the data as a whole.
+    """Flag rows that do not belong: far from the data, with an absurd value, in other units,
+    constant, or an implausible combination of ordinary values (the views: ``outlier_views.py``).
 
-    Two views, because each misses what the other sees: the *local* ratio
-    (:func:`knn_outlier_scores`) catches a sample far from a cluster whatever the cluster's
-    density, but not a small clump of outliers that are each other's neighbours; the
-    *global* ratio (mean kNN distance / its median over all samples) catches the clump.
-    Each is cut at Tukey's far-out fence of its own distribution (Q3 + 3 IQR), at least
-    ``local_minimum`` / ``global_minimum``. ``outlier_score`` is the larger of the two ratios,
-    each divided by its threshold: above 1 means outlier. Row verdict: an outlier's weight
-    factor is ``weight``, and the cleaned data leaves it out.
+    ``outlier_score`` is the largest view's ``score / threshold``: above 1 means outlier.
+    ``local_minimum`` / ``global_minimum`` are the kNN ratios' floors (raised on data of low
+    intrinsic dimension). Row verdict: an outlier's weight factor is ``weight``, and the cleaned
+    data leaves it out.
     """
-    graph = inputs.neighbors
-    local = knn_outlier_scores(graph.indices, graph.distances)
-    reach = graph.distances.mean(axis=1).astype(np.float64)
-    glob = reach / max(float(np.median(reach)), 1e-12)
-    t_local = tukey_fence(local, 3.0, floor=local_minimum)
-    t_global = tukey_fence(glob, 3.0, floor=global_minimum)
-    scores = np.maximum(local / t_local, glob / t_global)
+    X = inputs.features
+    views, info = outlier_views(X, inputs.neighbors, random_state=inputs.random_state,
+                                local_minimum=local_minimum, global_minimum=global_minimum)
+    names = list(VIEWS)
+    stacked = np.vstack([views[name] for name in names])
+    scores = np.nan_to_num(stacked.max(axis=0), nan=0.0, posinf=np.finfo(np.float64).max)
     flagged = scores > 1.0
+    reason = np.full(len(scores), -1)
+    reason[flagged] = np.argmax(stacked[:, flagged] > 1.0, axis=0)  # a flagged row's first view above 1
+    kinds = {view: int((reason == v).sum()) for v, view in enumerate(names)}
+    zero_rows = int(((reason == names.index("constant_row")) & (np.asarray(X[:, 0]) == 0)).sum())
     order = np.argsort(-scores, kind="stable")[:MAX_LISTED]
+    worst = []
+    for i in order[flagged[order]]:
+        row = {"index": int(i), "label": inputs.label_name(inputs.labels[i]),
+               "outlier_score": round(float(scores[i]), 6), "reason": names[reason[i]]}
+        if row["reason"] == "one_extreme_value":
+            row["feature"] = int(info["feature"][i])
+        worst.append(row)
+    rounded = {k: (round(float(v), 6) if isinstance(v, float) else v) for k, v in info.items() if k != "feature"}
     figures = {
         "threshold": 1.0,
         "rule": (
-            f"local ratio (mean kNN distance / neighbours' median) > max({local_minimum:g}, Q3 + 3 IQR), or "
-            f"global ratio (mean kNN distance / overall median) > max({global_minimum:g}, Q3 + 3 IQR)"
+            "outlier_score = the largest view / its threshold: kNN local ratio > max("
+            f"{local_minimum:g}, Q3 + 3 IQR) or global ratio > max({global_minimum:g}, Q3 + 3 IQR) (floors "
+            f"raised to the power {DIM_REFERENCE:g} / intrinsic dimension below {DIM_REFERENCE:g}); one feature's "
+            f"tail ratio > max({TAIL_MINIMUM:g}, Q3 + 3 IQR); the other features' RMS tail ratio > max("
+            f"{REST_MINIMUM:g}, Q3 + 3 IQR); Gaussian-copula Mahalanobis robust z > {COPULA_FACTOR:g} sqrt(2 ln n); "
+            "a constant row chance cannot explain"
         ),
-        "local_threshold": round(t_local, 6),
-        "global_threshold": round(t_global, 6),
+        **rounded,
         "n_outliers": int(flagged.sum()),
-        "k": graph.k,
-        "worst": [
-            {"index": int(i), "label": inputs.label_name(inputs.labels[i]), "outlier_score": round(float(scores[i]), 6)}
-            for i in order
-            if flagged[i]
-        ],
+        "by_view": {view: int((v > 1.0).sum()) for view, v in views.items()},
+        "by_reason": kinds,
+        "k": inputs.neighbors.k,
+        "worst": worst,
     }
     findings = []
     if flagged.any():
+        count = int(flagged.sum())
+        advice = " ".join(ADVICE[view] for view, n_view in kinds.items() if n_view)
         findings.append(
             Finding(
                 check=NAME,
                 severity=severity(flagged.mean(), **SEVERITY),
-                count=int(flagged.sum()),
-                message=f"{int(flagged.sum())} samples ({flagged.mean():.2%}) lie far from the rest of the data",
+                count=count,
+                message=(
+                    f"{plural(count, 'sample')} ({flagged.mean():.2%}) {'does' if count == 1 else 'do'} not fit "
+                    f"the rest of the data: {_summary(kinds, zero_rows)}"
+                ),
                 advice=(
-                    "Samples far from everything else are often broken inputs (wrong units, sensor glitches, "
-                    "corrupt images) or a distribution the model will not see again; a few of them can "
-                    "destabilise training. Inspect them (samples.csv sorted by outlier_score), fix or drop the "
-                    "broken ones; report.sample_weight() down-weights them."
+                    f"{advice} A few such rows can destabilise training: inspect them (samples.csv sorted by "
+                    "outlier_score) and fix or drop the broken ones; report.sample_weight() down-weights them "
+                    "and the cleaned split leaves them out."
                 ),
             )
         )

@@ -1,0 +1,430 @@
+"""The outliers check's math: five views of a row that does not belong, as pure functions.
+
+Not a check (the check, its words and its verdict are in :mod:`dataaudit.checks.outliers`): the
+views are kept apart so that each piece can be read and tested without a scan.
+
+``outlier_score`` is the largest of five ratios ``view / its threshold``; above 1 is an outlier.
+Each view sees a kind of broken row that the others miss (recall per kind on digits,
+breast_cancer, wine and synthetic sets: ``python -m bench outliers``):
+
+1. ``far_from_neighbours``: the shared kNN graph's *local* ratio (:func:`knn_outlier_scores`) and
+   *global* ratio (mean neighbour distance over the median row's), each cut at Tukey's far-out
+   fence and at least 3 and 6. On data of low intrinsic dimension m (:func:`intrinsic_dimension`)
+   a distance ratio r is a density ratio r^m, so the floors are raised to the power 6/m. A row
+   flagged for one heavy-tailed feature's extreme is left to view 2: heavy tails are not flagged
+   wholesale.
+2. ``one_extreme_value``: the largest per-feature tail ratio (:func:`tail_spreads`,
+   :func:`tail_ratios`) beyond 12: a glitch or a typo in one feature.
+3. ``many_extreme_values``: the RMS of the row's other tail ratios beyond 3: far out in many
+   features at once (other units, an unscaled row).
+4. ``unusual_combination``: a Gaussian copula's Mahalanobis distance (:func:`copula_knots`,
+   :func:`normal_scores`, :func:`copula_whitening`): every value plausible, the combination not
+   (a row pieced together from different records).
+5. ``constant_row``: every feature one value (all zeros) where chance cannot explain it
+   (:func:`constant_rows`).
+
+Beyond the graph, the cost is one chunked O(n d) pass plus O(d^2) work on a sample of rows.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from scipy.special import ndtr, ndtri
+from sklearn.covariance import ShrunkCovariance
+
+from ..utils import chunk_rows, tukey_fence
+
+#: Rows sampled to estimate the features' distributions (fewer for wide data: one chunk's values).
+SAMPLE_ROWS = 20_000
+#: Tukey's far-out whisker (every fence is Q3 + FAR_OUT * IQR, at least a view's floor).
+FAR_OUT = 3.0
+#: The interquartile range of a standard normal: IQR / NORMAL_IQR estimates a standard deviation.
+NORMAL_IQR = 1.349
+#: Intrinsic dimension from which the kNN floors are the given minima; below it they rise.
+DIM_REFERENCE = 6.0
+#: A kNN flag is "one feature" when one feature holds this share of its squared distance...
+SINGLE_SHARE = 0.8
+#: ...and is left to the tail view when that feature's tail is this many times a Gaussian's.
+HEAVY_VETO = 1.25
+#: Floors of the fences of the largest tail ratio and of the other features' RMS.
+TAIL_MINIMUM, REST_MINIMUM = 12.0, 3.0
+#: A tail h times as heavy as a Gaussian's widens its spread by h ** HEAVY_POWER.
+HEAVY_POWER = 0.5
+#: The tail quantile q = 1/sqrt(n) (where an ordinary row's most extreme values lie), within these bounds.
+TAIL_Q = (0.001, 0.05)
+#: Departures from the median under this share of the robust scale are float noise or jitter.
+JITTER = 0.02
+#: Fewer departures than this in the sample: a feature's typical departure is its robust scale.
+MIN_DEPARTURES = 5
+#: No value held by this share of the rows: the quartiles describe the tails' shape.
+CONTINUOUS_MODE = 0.1
+#: Copula view: flagged above COPULA_FACTOR * sqrt(2 ln n) robust z of cbrt(d^2) (Wilson-Hilferty)...
+COPULA_FACTOR = 1.5
+#: ...with d^2 under the correlation plus RIDGE * I (the threshold was calibrated with it)...
+RIDGE = 0.03
+#: ...values within SNAP robust scales of an atom (a value held by ATOM_SHARE of the rows) count as it...
+SNAP, ATOM_SHARE = 0.05, 0.01
+#: ...features with an atom above MAX_ATOM of the rows left out; CDF knots per feature...
+MAX_ATOM, COPULA_KNOTS = 0.95, 256
+#: ...and at least this many fitted rows per feature (a noisier correlation is no reference).
+ROWS_PER_FEATURE = 5
+#: A flagged constant row's score; constant rows are a property of the data above this share.
+CONSTANT_SCORE, CONSTANT_MAX_SHARE = 1.5, 0.05
+#: Constant rows need this many features to mean anything; the most frequent values checked.
+CONSTANT_MIN_FEATURES, CONSTANT_VALUES = 3, 8
+
+
+def knn_outlier_scores(indices: np.ndarray, distances: np.ndarray) -> np.ndarray:
+    """How much further a sample is from its neighbours than they are from theirs.
+
+    ``score_i = mean_kNN_distance_i / median_j(mean_kNN_distance_j)`` over i's neighbours j
+    (a local-density ratio, like LOF's): ~1 inside the data, large for a sample far from any
+    cluster, whatever the cluster's own density.
+
+    Examples
+    --------
+    >>> idx = np.array([[1, 2], [0, 2], [0, 1], [0, 1]])
+    >>> dist = np.array([[1.0, 1.0], [1.0, 1.0], [1.0, 1.0], [10.0, 10.0]])
+    >>> knn_outlier_scores(idx, dist).round(1).tolist()
+    [1.0, 1.0, 1.0, 10.0]
+    """
+    reach = distances.mean(axis=1).astype(np.float64)
+    ref = np.median(reach[indices], axis=1)
+    floor = max(float(np.median(reach)) * 1e-3, 1e-12)  # duplicates: distance 0
+    return reach / np.maximum(ref, floor)
+
+
+def intrinsic_dimension(distances: np.ndarray) -> float:
+    """Levina and Bickel's maximum-likelihood intrinsic dimension from each row's sorted
+    neighbour distances (its inverse averaged over rows, as MacKay and Ghahramani advise).
+
+    Rows with a zero distance (duplicates) say nothing and are left out; ``DIM_REFERENCE``
+    when nothing is left or there are fewer than 3 neighbours.
+
+    Examples
+    --------
+    >>> from dataaudit.neighbors import build_neighbor_graph
+    >>> rng = np.random.default_rng(0)
+    >>> plane = rng.uniform(size=(3000, 2)) @ rng.normal(size=(2, 10))   # a plane in 10-D
+    >>> round(intrinsic_dimension(build_neighbor_graph(plane.astype(np.float32)).distances), 1)
+    1.8
+    """
+    d = np.asarray(distances, dtype=np.float64)
+    if d.shape[1] < 3:
+        return DIM_REFERENCE
+    d = d[d[:, 0] > 0]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inverse = np.log(d[:, -1:] / d[:, :-1]).sum(axis=1) / (d.shape[1] - 2)
+    inverse = inverse[np.isfinite(inverse) & (inverse > 0)]
+    return float(1.0 / inverse.mean()) if len(inverse) else DIM_REFERENCE
+
+
+def tail_spreads(sample: np.ndarray, n: int, robust_scale: np.ndarray):
+    """Per feature: median, spreads below and above it, and how heavy its tails are.
+
+    Each side's spread is the distance from the median to the ``q`` or ``1 - q`` quantile,
+    ``q = 1/sqrt(n)`` (the most extreme values an ordinary row among n reaches), at least the
+    feature's typical departure from its median (for a feature that is mostly one value), and
+    widened by ``h ** HEAVY_POWER`` where the tail is h times as heavy as a Gaussian's (the
+    spread to q over the spread to the quartile, relative to a Gaussian's; continuous
+    features only).
+
+    Parameters
+    ----------
+    sample : ndarray (m, d)
+        Rows the distributions are estimated on.
+    n : int
+        Rows in the data.
+    robust_scale : ndarray (d,)
+        Each feature's robust scale (the fallback departure, and the jitter unit).
+
+    Returns
+    -------
+    median, down, up, heavy : ndarray (d,)
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> S = np.c_[rng.normal(size=10_000), rng.standard_t(2, size=10_000)]
+    >>> med, down, up, heavy = tail_spreads(S, 10_000, np.ones(2))
+    >>> np.round(up, 1).tolist(), np.round(heavy, 1).tolist()   # t(2)'s tail: 2.7x a Gaussian's
+    ([2.3, 11.5], [1.0, 2.7])
+    """
+    q = float(np.clip(1.0 / np.sqrt(n), *TAIL_Q))
+    lo, q1, med, q3, hi = np.quantile(sample, [q, 0.25, 0.5, 0.75, 1 - q], axis=0)
+    dev = np.abs(sample - med)
+    dev[dev <= JITTER * robust_scale] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a feature without departures: handled below
+        typical = np.nanmedian(dev, axis=0)
+    few = (np.isfinite(dev).sum(axis=0) < MIN_DEPARTURES) | ~np.isfinite(typical)
+    typical = np.where(few, robust_scale, typical)
+    gaussian = float(ndtri(1 - q) / ndtri(0.75))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h_up = np.where(q3 > med, (hi - med) / (q3 - med) / gaussian, 1.0)
+        h_down = np.where(q1 < med, (med - lo) / (med - q1) / gaussian, 1.0)
+    mode = np.array([np.unique(col, return_counts=True)[1].max() for col in sample.T]) / len(sample)
+    continuous = mode < CONTINUOUS_MODE  # a zero-inflated feature's quartiles say nothing of its tail
+    h_up = np.where(continuous, np.maximum(np.nan_to_num(h_up, nan=1.0), 1.0), 1.0)
+    h_down = np.where(continuous, np.maximum(np.nan_to_num(h_down, nan=1.0), 1.0), 1.0)
+    down = np.maximum(med - lo, typical) * h_down**HEAVY_POWER
+    up = np.maximum(hi - med, typical) * h_up**HEAVY_POWER
+    return med, down, up, np.maximum(h_up, h_down)
+
+
+def tail_ratios(block: np.ndarray, median: np.ndarray, down: np.ndarray, up: np.ndarray):
+    """Each row's largest tail ratio ``|x_j - median_j| / spread_j`` (spread on x's side), its
+    feature, and the RMS of the row's other ratios.
+
+    Examples
+    --------
+    >>> B = np.array([[0.0, 1.0, -1.0], [50.0, 0.0, 0.0], [20.0, 20.0, 20.0]])
+    >>> top, j, rest = tail_ratios(B, np.zeros(3), np.ones(3), np.ones(3))
+    >>> top.tolist(), j.tolist(), np.round(rest, 3).tolist()
+    ([1.0, 50.0, 20.0], [1, 0, 0], [0.707, 0.0, 20.0])
+    """
+    T = np.asarray(block, dtype=np.float64) - median
+    T /= np.where(T >= 0, up, -down)  # in place: a chunk's worth of memory, not four
+    j = T.argmax(axis=1)
+    rows = np.arange(len(T))
+    top = T[rows, j]
+    T[rows, j] = 0.0  # the rest, exactly: subtracting top**2 from the sum would cancel away precision
+    rest = np.sqrt(np.einsum("ij,ij->i", T, T) / max(T.shape[1] - 1, 1))
+    return top, j, rest
+
+
+def copula_knots(sample: np.ndarray, width: np.ndarray):
+    """Per feature, knots ``(x, F)`` of the sample's empirical CDF for :func:`normal_scores`,
+    and the share of the rows within ``width`` of the feature's most common value.
+
+    ``COPULA_KNOTS`` knots evenly spaced in normal scores (fine in the tails), plus every atom
+    (a value held by ``ATOM_SHARE`` of the rows) as a flat band ``a +- width`` at the atom's
+    mid-rank: an atom is a tie, not a spread of ranks, and jitter of ``width`` does not move a
+    row off it. (scikit-learn's ``QuantileTransformer`` is not used: it sends every value equal
+    to the sample's minimum or maximum to the extreme rank even when that value holds most
+    rows, so a sparse pixel at 0 or a count at 0 would score -5 in half the rows; and it clips
+    at 1e-7 instead of half a rank.)
+
+    Examples
+    --------
+    >>> S = np.r_[np.zeros(800), np.arange(1.0, 201)][:, None]    # 80% zeros
+    >>> knots, share = copula_knots(S, np.array([0.05]))
+    >>> z = normal_scores(np.array([[0.0], [0.01], [100.0], [500.0]]), knots, [0], len(S))
+    >>> ndtr(z.astype(float)).round(4).ravel().tolist(), share.tolist()   # 0 at its mid-rank
+    ([0.4, 0.4, 0.8995, 0.9995], [0.8])
+    """
+    S = np.sort(sample, axis=0)
+    m = len(S)
+    z_max = float(ndtri(1 - 0.5 / m))
+    idx = np.unique(np.clip(np.round(ndtr(np.linspace(-z_max, z_max, COPULA_KNOTS)) * m - 0.5).astype(int), 0, m - 1))
+    p = (idx + 0.5) / m
+    knots, share = [], np.zeros(S.shape[1])
+    for j, col in enumerate(S.T):
+        w = width[j]
+        values, counts = np.unique(col, return_counts=True)
+        atoms = values[counts >= ATOM_SHARE * m]
+        lo, hi = np.searchsorted(col, atoms - w, "left"), np.searchsorted(col, atoms + w, "right")
+        mid = (lo + hi) / (2.0 * m)
+        share[j] = ((hi - lo) / m).max() if len(atoms) else 0.0
+        x = col[idx]
+        keep = ~(np.abs(x[:, None] - atoms[None, :]) <= w).any(axis=1)
+        xp = np.concatenate([x[keep], atoms - w, atoms, atoms + w])
+        fp = np.concatenate([p[keep], mid, mid, mid])
+        order = np.lexsort((fp, xp))
+        xp, fp = xp[order], fp[order]
+        first = np.r_[True, np.diff(xp) > 0]
+        knots.append((xp[first], np.maximum.accumulate(fp[first])))
+    return knots, share
+
+
+def normal_scores(block: np.ndarray, knots, cols, m: int) -> np.ndarray:
+    """``Phi^-1`` of the empirical CDF (:func:`copula_knots`) of the features ``cols``,
+    clipped at half a rank of the ``m`` sample rows, as float32."""
+    F = np.empty((len(block), len(cols)))
+    for t, j in enumerate(cols):
+        F[:, t] = np.interp(block[:, j], *knots[j])
+    return ndtri(np.clip(F, 0.5 / m, 1 - 0.5 / m)).astype(np.float32)
+
+
+def copula_whitening(scores: np.ndarray):
+    """``(mu, W)`` such that ``||(g - mu) @ W||^2`` is the Mahalanobis distance of normal scores
+    ``g`` under the rows' correlation shrunk towards the identity (``R + RIDGE * I``, up to a
+    constant factor), each feature divided by ``max(sd, 1)``: a feature with ties (sd < 1) does
+    not weigh more than a continuous one.
+
+    A fixed shrinkage, not Ledoit-Wolf's: its data-driven intensity nears 0 on large samples,
+    where near-collinear features (radius, perimeter, area) would then make ordinary rows
+    extreme; the threshold was calibrated with RIDGE.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> z = rng.normal(size=(5000, 1))
+    >>> mu, W = copula_whitening(np.c_[z, z + 0.2 * rng.normal(size=(5000, 1))])
+    >>> d2 = (((np.array([[1.0, 1.0], [1.0, -1.0]]) - mu) @ W) ** 2).sum(axis=1)
+    >>> bool(d2[1] > 20 * d2[0])      # the same distances, against the correlation
+    True
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    mu, sd = scores.mean(axis=0), scores.std(axis=0)
+    sd = np.where(sd > 0, sd, 1.0)
+    fit = ShrunkCovariance(shrinkage=RIDGE / (1 + RIDGE), assume_centered=True).fit((scores - mu) / sd)
+    W = np.linalg.cholesky(fit.precision_) / np.maximum(sd, 1.0)[:, None]
+    return mu.astype(np.float32), W.astype(np.float32)
+
+
+def robust_z_of_cube(d2: np.ndarray) -> np.ndarray:
+    """Robust z (median, IQR) of ``cbrt(d2)``, which is about normal for chi-square-like d2
+    (Wilson and Hilferty); zeros when the spread is 0 (most rows alike: no reference).
+
+    Examples
+    --------
+    >>> np.round(robust_z_of_cube(np.array([1.0, 8.0, 27.0, 64.0, 1000.0])), 2).tolist()
+    [-1.35, -0.67, 0.0, 0.67, 4.72]
+    """
+    c = np.cbrt(d2)
+    q1, med, q3 = np.quantile(c, [0.25, 0.5, 0.75])
+    spread = (q3 - q1) / NORMAL_IQR
+    return (c - med) / spread if spread > 0 else np.zeros_like(c)
+
+
+def constant_rows(X: np.ndarray) -> np.ndarray:
+    """Rows whose every feature holds one value v, where chance cannot explain them: fewer than
+    one such row expected if the features were independent (``n * prod_j P(x_j = v) < 1``).
+
+    None when the data has fewer than ``CONSTANT_MIN_FEATURES`` features, or when more than
+    ``CONSTANT_MAX_SHARE`` of the rows are constant (then that is what the data is).
+
+    Examples
+    --------
+    >>> X = np.random.default_rng(0).integers(0, 3, size=(500, 8)).astype(float)
+    >>> X[[3, 7]] = 0.0
+    >>> np.flatnonzero(constant_rows(X)).tolist()
+    [3, 7]
+    """
+    n, d = X.shape
+    const = np.zeros(n, bool)
+    if d < CONSTANT_MIN_FEATURES:
+        return const
+    step = chunk_rows(d)
+    for s in range(0, n, step):
+        block = X[s : s + step]
+        const[s : s + step] = block.max(axis=1) == block.min(axis=1)
+    if not const.any() or const.mean() > CONSTANT_MAX_SHARE:
+        return np.zeros(n, bool)
+    flag = np.zeros(n, bool)
+    values, counts = np.unique(X[const, 0], return_counts=True)
+    for v in values[np.argsort(-counts, kind="stable")[:CONSTANT_VALUES]]:
+        held = np.zeros(d)
+        for s in range(0, n, step):
+            held += (X[s : s + step] == v).sum(axis=0)
+        if np.log(n) + np.log(held / n).sum() < 0:
+            flag |= const & (X[:, 0] == v)
+    return flag
+
+
+def single_feature_share(graph, X: np.ndarray, rows: np.ndarray):
+    """For each of ``rows``: the largest feature's share of its mean squared standardised
+    distance to its neighbours, and that feature."""
+    share, feature = np.zeros(len(rows)), np.zeros(len(rows), int)
+    step = max(1, chunk_rows(X.shape[1]) // graph.k)
+    for s in range(0, len(rows), step):
+        r = rows[s : s + step]
+        Z = graph.standardize(X[r]).astype(np.float64)
+        Zn = graph.standardize(X[graph.indices[r].ravel()]).astype(np.float64).reshape(len(r), graph.k, -1)
+        c = ((Zn - Z[:, None, :]) ** 2).mean(axis=1)
+        share[s : s + step] = c.max(axis=1) / np.maximum(c.sum(axis=1), 1e-300)
+        feature[s : s + step] = c.argmax(axis=1)
+    return share, feature
+
+
+def _sample(rows: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    return np.sort(rng.choice(rows, size, replace=False)) if len(rows) > size else rows
+
+
+def outlier_views(X: np.ndarray, graph, *, random_state: int = 0, local_minimum: float = 3.0,
+                  global_minimum: float = 6.0):
+    """Every view's ``score / threshold`` (see the module notes), and what the figures report.
+
+    Returns
+    -------
+    views : dict of str to ndarray (n,)
+        ``constant_row``, ``many_extreme_values``, ``one_extreme_value``, ``far_from_neighbours``,
+        ``unusual_combination``; a row is an outlier when any is above 1.
+    info : dict
+        Thresholds, the intrinsic dimension, ``feature``: each row's most extreme feature.
+    """
+    n, d = X.shape
+    rng = np.random.default_rng(random_state)
+    size = min(SAMPLE_ROWS, chunk_rows(d))  # a sample holds at most a chunk's values
+    every = np.arange(n)
+    # 1. kNN ratios, floors raised where the intrinsic dimension is low.
+    dim = intrinsic_dimension(graph.distances[_sample(every, size, rng)])
+    power = max(1.0, DIM_REFERENCE / max(dim, 0.5))  # (a dimension under 1/2 is noise in the estimate)
+    local = knn_outlier_scores(graph.indices, graph.distances)
+    reach = graph.distances.mean(axis=1).astype(np.float64)
+    glob = reach / max(float(np.median(reach)), 1e-12)
+    t_local = tukey_fence(local, FAR_OUT, floor=local_minimum**power)
+    t_global = tukey_fence(glob, FAR_OUT, floor=global_minimum**power)
+    knn = np.maximum(local / t_local, glob / t_global)
+    flagged = np.flatnonzero(knn > 1)
+    share, dominant = single_feature_share(graph, X, flagged)
+    const = constant_rows(X)
+    # 2-3. Tail spreads, from rows that are neither far in many features nor constant.
+    base = ~const
+    base[flagged[share < SINGLE_SHARE]] = False
+    everyone = np.asarray(X[_sample(every, size, rng)], dtype=np.float64)
+    q1, q3 = np.quantile(everyone, [0.25, 0.75], axis=0)
+    iqr = (q3 - q1) / NORMAL_IQR
+    scale = graph.scale.astype(np.float64)
+    robust = np.where(iqr > 0, np.minimum(iqr, scale), scale)
+    sample = everyone if base.sum() <= n // 2 else np.asarray(X[_sample(np.flatnonzero(base), size, rng)], np.float64)
+    med, down, up, heavy = tail_spreads(sample, n, robust)
+    veto = flagged[(share >= SINGLE_SHARE) & (heavy[dominant] >= HEAVY_VETO)]
+    knn[veto] = 0.0  # one heavy-tailed feature's extreme: the tail view judges it
+    # 4. Copula, fitted on rows no kNN view flagged (before the veto) that are not constant.
+    knots, atom_share = copula_knots(everyone, SNAP * robust)
+    cols = np.flatnonzero(atom_share <= MAX_ATOM)
+    ordinary = ~const
+    ordinary[flagged] = False
+    fit_rows = _sample(np.flatnonzero(ordinary), size, rng)
+    copula = len(cols) >= 2 and len(fit_rows) >= ROWS_PER_FEATURE * len(cols)
+    if copula:
+        G = normal_scores(np.asarray(X[fit_rows], np.float64), knots, cols, len(everyone))
+        live = G.std(axis=0) > 1e-6  # constant on the ordinary rows: no correlation to judge
+        cols = cols[live]
+        copula = len(cols) >= 2
+        if copula:
+            mu, W = copula_whitening(G[:, live])
+    top, feature, rest, d2 = np.empty(n), np.empty(n, np.int32), np.empty(n), np.zeros(n)
+    step = chunk_rows(d)
+    for s in range(0, n, step):  # one pass over the rows
+        block = np.asarray(X[s : s + step], dtype=np.float64)
+        top[s : s + step], feature[s : s + step], rest[s : s + step] = tail_ratios(block, med, down, up)
+        if copula:
+            Y = (normal_scores(block, knots, cols, len(everyone)) - mu) @ W
+            d2[s : s + step] = np.einsum("ij,ij->i", Y, Y)
+    t_top = tukey_fence(top, FAR_OUT, floor=TAIL_MINIMUM)
+    t_rest = tukey_fence(rest, FAR_OUT, floor=REST_MINIMUM)
+    t_copula = COPULA_FACTOR * np.sqrt(2 * np.log(max(n, 3)))
+    views = {
+        "constant_row": np.where(const, CONSTANT_SCORE, 0.0),
+        "many_extreme_values": rest / t_rest,
+        "one_extreme_value": top / t_top,
+        "far_from_neighbours": knn,
+        "unusual_combination": robust_z_of_cube(d2) / t_copula if copula else np.zeros(n),
+    }
+    info = {
+        "intrinsic_dimension": dim,
+        "local_threshold": t_local,
+        "global_threshold": t_global,
+        "tail_threshold": t_top,
+        "rest_threshold": t_rest,
+        "copula_threshold": t_copula if copula else None,
+        "copula_features": int(len(cols)) if copula else 0,
+        "feature": feature,
+    }
+    return views, info
+
