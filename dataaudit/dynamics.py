@@ -46,15 +46,21 @@ class TrainingRecord:
     rows : int64 (m,)
         The recorded rows (all of them, or a fixed random subset above the callback's size limit).
     labels : int64 (m,)
-        Per recorded row, the output column of its label (the class index the network trained with).
+        Per recorded row, its label: the output column the network trained with (the dataset's
+        label code once :meth:`in_codes` has matched the record to a dataset).
     in_training : bool (m,)
         False for rows Keras held out as ``validation_split`` (their predictions are out-of-sample).
     epochs : int (E,)
         The epochs recorded (0-based).
-    p_given, p_other : float16 (m, E)
-        The probability of the row's label, and the largest probability of another class, per epoch.
-    mean_probs : float32 (m, K)
-        The mean over recorded epochs of the predicted probability vector (one column per output).
+    logp_given : float16 (m, E)
+        Per epoch, the log-probability of the row's label.
+    margin : float16 (m, E)
+        Per epoch, ``log p_label - max over other classes of log p``: the logit margin, exact even
+        where probabilities saturate.
+    other : int16 (m, E)
+        Per epoch, the most likely class other than the label (-1: an output that is no class).
+    n_outputs : int
+        Classes the network chooses from (2 for a sigmoid head).
     history : dict of str to float (n_epochs,)
         ``model.fit``'s history (loss, metrics, validation metrics, learning rate), every epoch.
     setup : dict
@@ -67,9 +73,10 @@ class TrainingRecord:
     labels: np.ndarray
     in_training: np.ndarray
     epochs: np.ndarray
-    p_given: np.ndarray
-    p_other: np.ndarray
-    mean_probs: np.ndarray
+    logp_given: np.ndarray
+    margin: np.ndarray
+    other: np.ndarray
+    n_outputs: int
     history: dict[str, np.ndarray] = field(default_factory=dict)
     setup: dict[str, Any] = field(default_factory=dict)
 
@@ -82,15 +89,22 @@ class TrainingRecord:
         return int(len(self.epochs))
 
     @property
-    def n_outputs(self) -> int:
-        return int(self.mean_probs.shape[1])
+    def p_given(self) -> np.ndarray:
+        """Per epoch, the probability of the row's label (m, E)."""
+        return np.exp(np.asarray(self.logp_given, np.float32))
+
+    @property
+    def p_other(self) -> np.ndarray:
+        """Per epoch, the largest probability of another class (m, E)."""
+        return np.exp(np.asarray(self.logp_given, np.float32) - np.asarray(self.margin, np.float32))
 
     def in_codes(self, labels: np.ndarray, columns: np.ndarray) -> "TrainingRecord":
         """This record in a dataset's label codes: ``labels`` are the dataset's codes per row and
         ``columns`` each class's output column (see :func:`match`)."""
-        probs = self.mean_probs[:, columns].astype(np.float64)
-        probs /= np.maximum(probs.sum(axis=1, keepdims=True), _TINY)
-        return replace(self, labels=np.asarray(labels)[self.rows], mean_probs=probs.astype(np.float32))
+        code_of_column = np.full(max(self.n_outputs, int(columns.max()) + 1), -1, np.int16)
+        code_of_column[columns] = np.arange(len(columns))
+        other = np.where(self.other >= 0, code_of_column[np.maximum(self.other, 0)], -1).astype(np.int16)
+        return replace(self, labels=np.asarray(labels)[self.rows], other=other, n_outputs=len(columns))
 
     def summary(self) -> dict[str, Any]:
         """What the report says about the record (``report.summary["dynamics"]``)."""
@@ -100,7 +114,7 @@ class TrainingRecord:
             "n_in_training": int(self.in_training.sum()),
             "n_epochs_recorded": self.n_epochs,
             "epochs": [int(e) for e in self.epochs],
-            "setup": dict(sorted(self.setup.items())),
+            "setup": json.loads(json.dumps(self.setup, sort_keys=True)),
         }
 
     # ------------------------------------------------------------------ file layout
@@ -117,9 +131,10 @@ class TrainingRecord:
             "labels": self.labels.astype(np.int64),
             "in_training": self.in_training.astype(bool),
             "epochs": self.epochs.astype(np.int64),
-            "p_given": self.p_given.astype(np.float16),
-            "p_other": self.p_other.astype(np.float16),
-            "mean_probs": self.mean_probs.astype(np.float32),
+            "logp_given": self.logp_given.astype(np.float16),
+            "margin": self.margin.astype(np.float16),
+            "other": self.other.astype(np.int16),
+            "n_outputs": np.array(self.n_outputs, np.int64),
             "history_names": np.array(names, dtype=str),
             "history": table.astype(np.float64),
             "setup": np.array(json.dumps(self.setup, sort_keys=True)),
@@ -129,7 +144,7 @@ class TrainingRecord:
     def from_arrays(cls, arrays: dict[str, np.ndarray], source: str = "the record") -> "TrainingRecord":
         """Validate the arrays of a record (as :func:`dataaudit.io.load_record` reads them)."""
         what = f"{param('dynamics')} {source}"
-        missing = [k for k in ("format", "version", "rows", "p_given", "p_other", "mean_probs", "labels") if k not in arrays]
+        missing = [k for k in ("format", "version", "rows", "labels", "logp_given", "margin", "other") if k not in arrays]
         if missing or str(arrays.get("format", "")) != FORMAT:
             raise InputError(f"{what} is not a dataaudit training record (no '{missing[0] if missing else 'format'}'): "
                              "save one with AuditCallback(X, y) ... cb.save(path)")
@@ -143,9 +158,10 @@ class TrainingRecord:
                 labels=np.asarray(arrays["labels"], np.int64),
                 in_training=np.asarray(arrays["in_training"], bool),
                 epochs=np.asarray(arrays["epochs"], np.int64),
-                p_given=np.asarray(arrays["p_given"]),
-                p_other=np.asarray(arrays["p_other"]),
-                mean_probs=np.asarray(arrays["mean_probs"], np.float32),
+                logp_given=np.asarray(arrays["logp_given"], np.float16),
+                margin=np.asarray(arrays["margin"], np.float16),
+                other=np.asarray(arrays["other"], np.int16),
+                n_outputs=int(arrays["n_outputs"]),
                 history={str(k): np.asarray(arrays["history"])[:, i].astype(float)
                          for i, k in enumerate(np.asarray(arrays["history_names"]).tolist())},
                 setup=json.loads(str(arrays["setup"])),
@@ -158,7 +174,7 @@ class TrainingRecord:
     def check(self) -> None:
         """The record's arrays agree with each other; values are probabilities."""
         m, e, k = self.n_recorded, len(self.epochs), self.n_outputs
-        shapes = {"labels": (m,), "in_training": (m,), "p_given": (m, e), "p_other": (m, e), "mean_probs": (m, k)}
+        shapes = {"labels": (m,), "in_training": (m,), "logp_given": (m, e), "margin": (m, e), "other": (m, e)}
         for name, shape in shapes.items():
             if getattr(self, name).shape != shape:
                 raise InputError(f"the {param('dynamics')} record is damaged: '{name}' has shape "
@@ -167,12 +183,11 @@ class TrainingRecord:
             raise InputError(f"the {param('dynamics')} record holds no epochs: train for at least one epoch with the callback")
         if self.rows.min() < 0 or self.rows.max() >= self.n_rows or np.any(np.diff(self.rows) <= 0):
             raise InputError(f"the {param('dynamics')} record is damaged: its row indices are not increasing within 0..{self.n_rows - 1}")
-        if self.labels.min() < 0 or self.labels.max() >= max(k, 2):
-            raise InputError(f"the {param('dynamics')} record is damaged: labels outside 0..{max(k, 2) - 1}")
-        for name in ("p_given", "p_other", "mean_probs"):
-            values = np.asarray(getattr(self, name), np.float32)
-            if not np.all(np.isfinite(values)) or values.min() < 0 or values.max() > 1.001:
-                raise InputError(f"the {param('dynamics')} record is damaged: '{name}' holds values that are not probabilities")
+        if k < 2 or self.labels.min() < 0 or self.labels.max() >= k or self.other.max() >= k or self.other.min() < -1:
+            raise InputError(f"the {param('dynamics')} record is damaged: classes outside 0..{k - 1}")
+        logp, margin = np.asarray(self.logp_given, np.float32), np.asarray(self.margin, np.float32)
+        if not (np.all(np.isfinite(logp)) and np.all(np.isfinite(margin)) and logp.max() <= 1e-3):
+            raise InputError(f"the {param('dynamics')} record is damaged: 'logp_given' or 'margin' are not log-probabilities")
 
 
 # ----------------------------------------------------------------------------- matching X and y
@@ -310,9 +325,44 @@ def forgetting_events(p_given: np.ndarray, p_other: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------- label evidence
 
 
-def record_probabilities(record: TrainingRecord) -> np.ndarray:
-    """Per recorded row, the class probabilities the label verdict reads (rows sum to 1)."""
-    return np.asarray(record.mean_probs, np.float64)
+#: Rows held out of training (validation_split) needed to pick the early-stopping epoch from them.
+MIN_HELD_OUT = 20
+
+
+def best_epoch(record: TrainingRecord) -> int:
+    """The recorded epoch (column) at which the network agreed most with the labels of the rows
+    it did not train on: the epoch early stopping would keep, before it memorised wrong labels.
+
+    The last recorded epoch when fewer than ``MIN_HELD_OUT`` rows were held out.
+    """
+    held = ~record.in_training
+    if held.sum() < MIN_HELD_OUT:
+        return record.n_epochs - 1
+    agreement = (np.asarray(record.margin[held], np.float32) > 0).mean(axis=0)
+    return int(np.argmax(agreement))
+
+
+def record_probabilities(record: TrainingRecord, last: int | None = None) -> np.ndarray:
+    """Per recorded row, the mean class probabilities over recorded epochs ``0..last`` (default:
+    :func:`best_epoch`), rebuilt from what the record keeps per epoch: the label's probability,
+    the most likely other class's, and the rest spread evenly over the remaining classes (within
+    0.01 label-issue F1 of the exact vectors, docs/benchmarks.md).
+    """
+    last = best_epoch(record) if last is None else last
+    window = slice(0, last + 1)
+    k = record.n_outputs
+    m = record.n_recorded
+    p_label = np.exp(np.asarray(record.logp_given[:, window], np.float64))
+    p_other = np.exp(np.asarray(record.logp_given[:, window], np.float64) - np.asarray(record.margin[:, window], np.float64))
+    rest = np.clip(1.0 - p_label - p_other, 0.0, None) / max(k - 2, 1) if k > 2 else np.zeros_like(p_label)
+    probs = np.repeat(rest.sum(axis=1, keepdims=True), k, axis=1)
+    rows = np.arange(m)
+    probs[rows, record.labels] += (p_label - rest).sum(axis=1)
+    other = np.asarray(record.other[:, window])
+    r, e = np.nonzero(other >= 0)
+    np.add.at(probs, (r, other[r, e]), (p_other - rest)[r, e])
+    probs = np.clip(probs, 0.0, None)
+    return probs / np.maximum(probs.sum(axis=1, keepdims=True), _TINY)
 
 
 def combine(from_record: np.ndarray, from_probe: np.ndarray) -> np.ndarray:

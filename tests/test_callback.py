@@ -78,7 +78,10 @@ def test_the_record_knows_the_run(noisy_run):
     assert record.setup["output_units"] == 3 and record.setup["output_activation"] == "softmax"
     assert record.setup["loss"] == "sparse_categorical_crossentropy"
     assert record.setup["learning_rate"] == pytest.approx(0.01)
-    assert record.p_given.dtype == np.float16 and record.p_given.shape == (600, 15)
+    assert record.logp_given.dtype == np.float16 and record.logp_given.shape == (600, 15)
+    assert record.margin.shape == record.other.shape == (600, 15)
+    flat = record.other[record.other != record.labels[:, None]]
+    assert flat.size == record.other.size and record.other.max() <= 2     # "other" is never the label
 
 
 def test_record_round_trips_through_a_file(noisy_run, tmp_path, cli):
@@ -107,8 +110,10 @@ def test_heads_label_forms_and_logits(head, loss, one_hot):
     target = np.eye(k, dtype=np.float32)[y] if one_hot else y
     cb = _fit(X, target, _net(k, head=head, loss=loss), class_weight={c: 1.0 for c in range(k)})
     record = cb.record()
-    assert np.all((record.mean_probs >= 0) & (record.mean_probs <= 1.0001))
-    np.testing.assert_allclose(record.mean_probs.sum(axis=1), 1, atol=1e-3)
+    assert np.all(record.logp_given <= 0) and np.all(np.isfinite(record.margin.astype(np.float32)))
+    from dataaudit.dynamics import record_probabilities
+
+    np.testing.assert_allclose(record_probabilities(record).sum(axis=1), 1, atol=1e-6)
     report = dataaudit.scan(X, target, dynamics=cb)
     flagged = report.samples["is_label_issue"].to_numpy()
     assert (flagged & flipped).sum() >= 0.6 * flipped.sum()

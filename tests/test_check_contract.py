@@ -38,20 +38,19 @@ def _record(X, y, epochs=6, seed=0):
 
     rng = np.random.default_rng(seed)
     n = len(y)
-    p_given = np.clip(np.linspace(0.4, 0.95, epochs)[None, :] + rng.normal(0, 0.05, (n, epochs)), 0.01, 0.99)
+    p_given = np.clip(np.linspace(0.4, 0.95, epochs)[None, :] + rng.normal(0, 0.05, (n, epochs)), 0.01, 0.97)
     p_given[[3, 60]] = 0.05
-    p_other = np.clip(1 - p_given - 0.02, 0.0, 1.0)
-    mean = np.full((n, 3), 0.01)
-    mean[np.arange(n), y] = p_given.mean(axis=1)
-    mean /= mean.sum(axis=1, keepdims=True)
+    p_other = np.clip(1 - p_given - 0.02, 0.01, 1.0)
     history = {"loss": np.linspace(1.0, 0.3, epochs), "accuracy": np.linspace(0.6, 0.95, epochs)}
     setup = {"output_units": 3, "output_activation": "softmax", "loss": "sparse_categorical_crossentropy",
              "from_logits": None, "optimizer": "Adam", "learning_rate": 0.001,
              "labels": {"form": "integer", "n_classes": 3, "low": 0, "high": 2}}
     return TrainingRecord(n_rows=n, fingerprint=fingerprint(X), rows=np.arange(n), labels=np.asarray(y),
-                          in_training=np.ones(n, bool), epochs=np.arange(epochs), p_given=p_given.astype(np.float16),
-                          p_other=p_other.astype(np.float16), mean_probs=mean.astype(np.float32), history=history,
-                          setup=setup)
+                          in_training=np.ones(n, bool), epochs=np.arange(epochs),
+                          logp_given=np.log(p_given).astype(np.float16),
+                          margin=(np.log(p_given) - np.log(p_other)).astype(np.float16),
+                          other=np.broadcast_to(((np.asarray(y) + 1) % 3)[:, None], (n, epochs)).astype(np.int16),
+                          n_outputs=3, history=history, setup=setup)
 
 
 @pytest.fixture(scope="module")

@@ -1,16 +1,19 @@
 """AuditCallback: record the user's own Keras run, for ``dataaudit.scan(X, y, dynamics=cb)``.
 
-After each recorded epoch the callback runs the model forward (inference mode, large batches,
-one compiled function) over the rows of X it was given and keeps, per row, the probability of
-the row's label and the largest probability of another class (two float16 per row and epoch),
-plus the running mean of the probability vectors (one float32 per row and class). Memory is
-O(rows x recorded epochs); at most ``MAX_SNAPSHOTS`` epochs are recorded (evenly spaced when the
-run is longer), and above ``memory_mb`` the callback records a fixed random subset of the rows
+After each recorded epoch the callback runs the model forward (inference mode; one compiled
+function over large chunks, which costs a few percent of a dense network's epoch, docs/benchmarks.md)
+over the rows of X it was given and keeps, per row: the log-probability of the row's label, its
+logit margin over the best other class (exact, from the logits, even where probabilities
+saturate) and which class that is: 5 bytes per row and epoch, never one number per class.
+At most ``MAX_SNAPSHOTS`` epochs are recorded (evenly spaced in a longer run); when a forward
+pass costs more than ``BUDGET`` of an epoch's training (a convolutional network), it records
+every second epoch or sparser; above ``memory_mb`` it records a fixed random subset of the rows
 and says so. The fit's history and the model's set-up are kept with them.
 """
 
 from __future__ import annotations
 
+import time
 import warnings
 from typing import Any
 
@@ -22,14 +25,19 @@ from ..errors import InputError, param
 from ..lint import Labels, lint
 from ._quiet import import_keras
 from .describe import describe, outputs_are_logits
-from .estimator import to_probabilities
 
 keras = import_keras()
 
 #: Epochs recorded at most: a longer run is recorded at evenly spaced epochs (last one included).
 MAX_SNAPSHOTS = 100
-#: Rows per forward-pass chunk.
-CHUNK = 4096
+#: The share of an epoch's training time the recording may add; beyond it, epochs are skipped.
+BUDGET = 0.15
+#: Input bytes per forward-pass chunk (256 to 8192 rows).
+CHUNK_BYTES = 4 * 2**20
+#: Inputs up to this size are kept as ready tensors between epochs (else converted per chunk).
+CACHE_BYTES = 256 * 2**20
+#: Bytes kept per row and recorded epoch: log p (float16), margin (float16), other class (int8-16).
+BYTES_PER_SNAPSHOT = 6
 
 
 class SetupWarning(UserWarning):
@@ -120,11 +128,10 @@ class AuditCallback(keras.callbacks.Callback):
             self._disabled = True
             return
         self._n_columns = max(n_outputs, 2)
-        self._logits = outputs_are_logits(self.setup)
-        epochs = int(self.params.get("epochs") or 1)
-        self._snapshot_epochs = set(np.unique(np.linspace(epochs - 1, 0, min(epochs, MAX_SNAPSHOTS)).round().astype(int)).tolist())
-        per_row = 4 * len(self._snapshot_epochs) + 4 * self._n_columns
-        limit = int(self.memory_mb * 2**20 // per_row)
+        self._epochs_planned = int(self.params.get("epochs") or 1)
+        self._slots = min(self._epochs_planned, MAX_SNAPSHOTS)
+        self._every = int(np.ceil(self._epochs_planned / self._slots))
+        limit = int(self.memory_mb * 2**20 // (BYTES_PER_SNAPSHOT * self._slots))
         if n > limit:
             rng = np.random.default_rng(self.random_state)
             self._rows = np.sort(rng.choice(n, size=limit, replace=False))
@@ -133,13 +140,21 @@ class AuditCallback(keras.callbacks.Callback):
         else:
             self._rows = np.arange(n)
         m = len(self._rows)
-        self._p_given = np.zeros((m, len(self._snapshot_epochs)), np.float16)
-        self._p_other = np.zeros_like(self._p_given)
-        self._sum = np.zeros((m, self._n_columns), np.float32)
+        self._logp = np.zeros((m, self._slots), np.float16)
+        self._margin = np.zeros((m, self._slots), np.float16)
+        self._other = np.zeros((m, self._slots), np.int8 if self._n_columns <= 127 else np.int16)
         self._epochs: list[int] = []
         self._logs: list[dict[str, float]] = []
         self._n_val = self.validation_split_rows(n)
-        self._forward = None
+        self._step = _compiled_step(self.model, tuple(np.shape(self.X)[1:]), n_outputs, outputs_are_logits(self.setup))
+        row_bytes = 4 * int(np.prod(np.shape(self.X)[1:]))
+        self._chunk = int(np.clip(CHUNK_BYTES // max(row_bytes, 1), 256, 8192))
+        self._cached = None if m * row_bytes > CACHE_BYTES else []
+        self._train_seconds = 0.0
+        self._record_seconds = 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_started = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
         if self._disabled:
@@ -149,38 +164,53 @@ class AuditCallback(keras.callbacks.Callback):
         if lr is not None:
             logs.setdefault("learning_rate", lr)
         self._logs.append(logs)
+        self._train_seconds += time.perf_counter() - getattr(self, "_epoch_started", time.perf_counter())
         if self._n_val is None:
             self._n_val = self._validation_rows_seen()
-        if epoch in self._snapshot_epochs:
-            self._snapshot()
+        last = epoch == self._epochs_planned - 1
+        due = not self._epochs or epoch - self._epochs[-1] >= self._every
+        if (due or last) and len(self._epochs) < self._slots:
+            started = time.perf_counter()
+            self._snapshot(epoch)
+            seconds = time.perf_counter() - started
+            self._record_seconds += seconds
+            if len(self._epochs) > 1:  # the first pass also compiles the function: not its running cost
+                # Keep the recording within BUDGET of the training time: record sparser when it costs more.
+                per_epoch = self._train_seconds / len(self._logs)
+                self._every = max(self._every, int(np.ceil(seconds / (BUDGET * max(per_epoch, 1e-9)))))
 
     def on_train_end(self, logs=None):
         if not self._disabled:
             self._record = self._make_record()
 
     # ------------------------------------------------------------------ recording
-    def _probabilities(self, block: np.ndarray) -> np.ndarray:
-        if self._forward is None:
-            import tensorflow as tf
+    def _chunks(self):
+        """The recorded rows as (slice into the record, inputs, labels) chunks, kept as ready
+        tensors between epochs when they fit in ``CACHE_BYTES``."""
+        if self._cached:
+            return self._cached
+        if self._cached is None:
+            return self._make_chunks()
+        self._cached = list(self._make_chunks())
+        return self._cached
 
-            model = self.model
-            self._forward = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
-        return to_probabilities(np.asarray(self._forward(block)), self._logits)
+    def _make_chunks(self):
+        import tensorflow as tf
 
-    def _snapshot(self) -> None:
+        for start in range(0, len(self._rows), self._chunk):
+            idx = self._rows[start:start + self._chunk]
+            x = tf.convert_to_tensor(np.asarray(self.X[idx], dtype=np.float32))
+            y = tf.convert_to_tensor(self._labels_all[idx].astype(np.int32))
+            yield slice(start, start + len(idx)), x, y
+
+    def _snapshot(self, epoch: int) -> None:
         column = len(self._epochs)
-        self._epochs.append(len(self._logs) - 1)
-        rows, labels = self._rows, self._labels_all
-        for start in range(0, len(rows), CHUNK):
-            idx = rows[start:start + CHUNK]
-            probs = self._probabilities(np.asarray(self.X[idx], dtype=np.float32))
-            given = labels[idx]
-            p_given = probs[np.arange(len(idx)), given]
-            probs_other = probs.copy()
-            probs_other[np.arange(len(idx)), given] = -1.0
-            self._p_given[start:start + len(idx), column] = p_given
-            self._p_other[start:start + len(idx), column] = probs_other.max(axis=1)
-            self._sum[start:start + len(idx)] += probs
+        self._epochs.append(epoch)
+        for rows, x, y in self._chunks():
+            logp, margin, other = self._step(x, y)
+            self._logp[rows, column] = np.clip(logp.numpy(), -6e4, 0.0)
+            self._margin[rows, column] = np.clip(margin.numpy(), -6e4, 6e4)
+            self._other[rows, column] = other.numpy()
 
     # ------------------------------------------------------------------ validation split
     def validation_split_rows(self, n: int) -> int | None:
@@ -217,10 +247,12 @@ class AuditCallback(keras.callbacks.Callback):
         history = {key: np.array([logs.get(key, np.nan) for logs in self._logs], float) for key in keys}
         setup = dict(self.setup, epochs=int(self.params.get("epochs") or k), steps=self.params.get("steps"),
                      validation_rows=int(self._n_val or 0), recorded_subset=len(self._rows) < n)
+        setup["recording_cost"] = round(self._record_seconds / max(self._train_seconds, 1e-9), 4)
         return TrainingRecord(
             n_rows=n, fingerprint=fingerprint(self.X), rows=self._rows, labels=self._labels_all[self._rows],
-            in_training=in_training, epochs=np.asarray(self._epochs), p_given=self._p_given[:, :k],
-            p_other=self._p_other[:, :k], mean_probs=self._sum / k, history=history, setup=setup,
+            in_training=in_training, epochs=np.asarray(self._epochs), logp_given=self._logp[:, :k],
+            margin=self._margin[:, :k], other=self._other[:, :k].astype(np.int16), n_outputs=self._n_columns,
+            history=history, setup=setup,
         )
 
     def record(self) -> TrainingRecord:
@@ -234,6 +266,35 @@ class AuditCallback(keras.callbacks.Callback):
             raise InputError(f"{param('path')} '{path}' must end in .npz")
         io.write_npz(path, **self.record().to_arrays())
         return path
+
+
+def _compiled_step(model, sample_shape: tuple, n_outputs: int, from_logits: bool):
+    """One compiled forward pass: per row the log-probability of its label, the margin over the
+    best other class, and that class. Logits are taken exactly: from the outputs when the model
+    ends without a squashing activation, else from what Keras's TensorFlow backend keeps of the
+    softmax/sigmoid input (``_keras_logits``); only failing both are probabilities clipped."""
+    import tensorflow as tf
+
+    sigmoid = n_outputs == 1
+
+    def step(x, y):
+        out = model(x, training=False)
+        z = out if from_logits else getattr(out, "_keras_logits", None)
+        if z is None:
+            p = tf.clip_by_value(tf.cast(out, tf.float32), 1e-7, 1.0 - 1e-7)
+            z = tf.math.log(p) - tf.math.log1p(-p) if sigmoid else tf.math.log(p)
+        z = tf.cast(z, tf.float32)
+        if sigmoid:
+            logp = tf.stack([tf.math.log_sigmoid(-z[:, 0]), tf.math.log_sigmoid(z[:, 0])], axis=1)
+        else:
+            logp = tf.nn.log_softmax(z, axis=-1)
+        label = tf.one_hot(y, tf.shape(logp)[1], on_value=True, off_value=False)
+        logp_label = tf.reduce_sum(tf.where(label, logp, 0.0), axis=1)
+        others = tf.where(label, -np.inf, logp)
+        return logp_label, logp_label - tf.reduce_max(others, axis=1), tf.argmax(others, axis=1)
+
+    spec = [tf.TensorSpec((None, *sample_shape), tf.float32), tf.TensorSpec((None,), tf.int32)]
+    return tf.function(step, input_signature=spec, reduce_retracing=True)
 
 
 def _learning_rate(model) -> float | None:
