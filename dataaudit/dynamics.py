@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError, param
+from .utils import chunk_rows
 
 #: What an ``.npz`` record says it is, and the version of its layout.
 FORMAT = "dataaudit.dynamics"
@@ -61,6 +62,10 @@ class TrainingRecord:
         Per epoch, the most likely class other than the label (-1: an output that is no class).
     n_outputs : int
         Classes the network chooses from (2 for a sigmoid head).
+    embedding_mean, embedding_best : float16 (m, d) or None
+        The network's own representation of each row (the input of its last Dense layer, projected
+        to at most ``keras.callback.EMBEDDING_DIMS`` dimensions): averaged over the recorded epochs,
+        and as it was at the epoch of the lowest validation loss (None without validation).
     history : dict of str to float (n_epochs,)
         ``model.fit``'s history (loss, metrics, validation metrics, learning rate), every epoch.
     setup : dict
@@ -79,6 +84,13 @@ class TrainingRecord:
     n_outputs: int
     history: dict[str, np.ndarray] = field(default_factory=dict)
     setup: dict[str, Any] = field(default_factory=dict)
+    embedding_mean: np.ndarray | None = None
+    embedding_best: np.ndarray | None = None
+
+    @property
+    def embeddings(self) -> list[np.ndarray]:
+        """The recorded representations (none, one or two)."""
+        return [e for e in (self.embedding_best, self.embedding_mean) if e is not None and e.size]
 
     @property
     def n_recorded(self) -> int:
@@ -138,6 +150,8 @@ class TrainingRecord:
             "history_names": np.array(names, dtype=str),
             "history": table.astype(np.float64),
             "setup": np.array(json.dumps(self.setup, sort_keys=True)),
+            "embedding_mean": _stored(self.embedding_mean, self.n_recorded),
+            "embedding_best": _stored(self.embedding_best, self.n_recorded),
         }
 
     @classmethod
@@ -165,6 +179,8 @@ class TrainingRecord:
                 history={str(k): np.asarray(arrays["history"])[:, i].astype(float)
                          for i, k in enumerate(np.asarray(arrays["history_names"]).tolist())},
                 setup=json.loads(str(arrays["setup"])),
+                embedding_mean=_loaded(arrays.get("embedding_mean")),
+                embedding_best=_loaded(arrays.get("embedding_best")),
             )
         except (KeyError, ValueError, TypeError, IndexError) as exc:
             raise InputError(f"{what} is damaged ({type(exc).__name__}: {exc}): record the run again") from None
@@ -185,9 +201,22 @@ class TrainingRecord:
             raise InputError(f"the {param('dynamics')} record is damaged: its row indices are not increasing within 0..{self.n_rows - 1}")
         if k < 2 or self.labels.min() < 0 or self.labels.max() >= k or self.other.max() >= k or self.other.min() < -1:
             raise InputError(f"the {param('dynamics')} record is damaged: classes outside 0..{k - 1}")
+        for name in ("embedding_mean", "embedding_best"):
+            value = getattr(self, name)
+            if value is not None and (value.ndim != 2 or value.shape[0] != m or not np.all(np.isfinite(value))):
+                raise InputError(f"the {param('dynamics')} record is damaged: '{name}' has shape {value.shape}, "
+                                 f"expected ({m}, d) finite values: record the run again")
         logp, margin = np.asarray(self.logp_given, np.float32), np.asarray(self.margin, np.float32)
         if not (np.all(np.isfinite(logp)) and np.all(np.isfinite(margin)) and logp.max() <= 1e-3):
             raise InputError(f"the {param('dynamics')} record is damaged: 'logp_given' or 'margin' are not log-probabilities")
+
+
+def _stored(embedding: np.ndarray | None, m: int) -> np.ndarray:
+    return np.zeros((m, 0), np.float16) if embedding is None else np.asarray(embedding, np.float16)
+
+
+def _loaded(array: np.ndarray | None) -> np.ndarray | None:
+    return None if array is None or array.size == 0 else np.asarray(array, np.float16)
 
 
 # ----------------------------------------------------------------------------- matching X and y
@@ -365,38 +394,119 @@ def record_probabilities(record: TrainingRecord, last: int | None = None) -> np.
     return probs / np.maximum(probs.sum(axis=1, keepdims=True), _TINY)
 
 
-def combine(from_record: np.ndarray, from_probe: np.ndarray) -> np.ndarray:
-    """The record's and a probe's probabilities together: their normalised geometric mean
-    (a class both find likely stays likely; one that either rules out does not)."""
-    logp = 0.5 * (np.log(np.clip(from_record, _TINY, 1.0)) + np.log(np.clip(from_probe, _TINY, 1.0)))
+#: Rows of the run whose labels vote (a fixed random subset above it): the vote costs rows x this.
+REFERENCE_ROWS = 10_000
+#: Neighbours that vote: for the run alone, and when pooled with a probe's probabilities.
+VOTE_K = 50
+POOL_K = 20
+#: Weight of the run's neighbour vote when pooled with a probe (log-linear): the probe on the raw
+#: features is usually the stronger of the two, their errors only partly shared.
+POOL_WEIGHT = 0.25
+_SMOOTH = 1e-3
+
+
+def neighbour_votes(embedding: np.ndarray, labels: np.ndarray, n_classes: int, ks=(POOL_K, VOTE_K), *,
+                    random_state: int = 0) -> dict[int, np.ndarray]:
+    """Deep kNN (Bahri et al. 2020): per row, class probabilities from the given labels of its
+    nearest neighbours in the network's own representation, the row itself left out.
+
+    Cosine neighbours (L2-normalised rows, exact faiss search) among at most ``REFERENCE_ROWS``
+    rows; the j-th of k neighbours votes with weight ``1 - j/k`` (by rank, not distance, which
+    lets one near neighbour dominate in large data). Returns ``{k: (m, n_classes)}`` for each k.
+
+    Examples
+    --------
+    >>> Z = np.r_[np.zeros((5, 2)) + [1, 0], np.zeros((5, 2)) + [0, 1]] + np.arange(10)[:, None] * 1e-3
+    >>> y = np.array([0, 0, 0, 0, 1, 1, 1, 1, 1, 1])   # row 4 sits among the 0s with label 1
+    >>> votes = neighbour_votes(Z, y, 2, ks=(3,))[3]
+    >>> bool(votes[4, 0] > 0.9), bool(votes[5, 1] > 0.9)
+    (True, True)
+    """
+    import faiss
+
+    Z = np.asarray(embedding, np.float32)
+    Z = np.ascontiguousarray(Z / np.maximum(np.linalg.norm(Z, axis=1, keepdims=True), 1e-6))
+    m = len(Z)
+    rng = np.random.default_rng(random_state)
+    ref = np.arange(m) if m <= REFERENCE_ROWS else np.sort(rng.choice(m, REFERENCE_ROWS, replace=False))
+    k_max = min(max(ks), len(ref) - 1)
+    index = faiss.IndexFlatIP(Z.shape[1])
+    index.add(Z[ref])
+    neighbours = np.empty((m, k_max), np.int64)
+    step = chunk_rows(Z.shape[1])
+    for s in range(0, m, step):
+        _, found = index.search(Z[s:s + step], k_max + 1)
+        found = ref[found]
+        own = found == np.arange(s, s + len(found))[:, None]
+        # Leave the row itself out (or, when it is not a reference, the last of k + 1).
+        drop = np.where(own.any(axis=1), own.argmax(axis=1), k_max)
+        keep = np.ones(found.shape, bool)
+        keep[np.arange(len(found)), drop] = False
+        neighbours[s:s + step] = found[keep].reshape(len(found), k_max)
+    votes = {}
+    for k in ks:
+        used = min(k, k_max)
+        probs = np.zeros((m, n_classes))
+        for j in range(used):
+            np.add.at(probs, (np.arange(m), labels[neighbours[:, j]]), 1.0 - j / used)
+        probs /= probs.sum(axis=1, keepdims=True)
+        votes[k] = (1 - _SMOOTH) * probs + _SMOOTH / n_classes
+    return votes
+
+
+def pool(from_run: np.ndarray, from_probe: np.ndarray, weight: float = POOL_WEIGHT) -> np.ndarray:
+    """Log-linear pooling ``softmax(weight log p_run + (1 - weight) log p_probe)``.
+
+    Examples
+    --------
+    >>> pool(np.array([[0.9, 0.1]]), np.array([[0.5, 0.5]]), weight=0.5).round(3).tolist()
+    [[0.75, 0.25]]
+    """
+    logp = weight * np.log(np.clip(from_run, _TINY, 1.0)) + (1 - weight) * np.log(np.clip(from_probe, _TINY, 1.0))
     p = np.exp(logp - logp.max(axis=1, keepdims=True))
     return p / p.sum(axis=1, keepdims=True)
 
 
-def evidence(record: TrainingRecord, labels: np.ndarray, n_classes: int, *, probe=None):
+def run_probabilities(record: TrainingRecord, n_classes: int, *, random_state: int = 0) -> dict[int, np.ndarray]:
+    """The run's own evidence per recorded row, ``{k: (m, n_classes)}`` for ``POOL_K`` and ``VOTE_K``:
+    the neighbour votes in its recorded representations, averaged over them; without a recorded
+    representation, :func:`record_probabilities` (for both)."""
+    if not record.embeddings:
+        probs = record_probabilities(record)
+        return {POOL_K: probs, VOTE_K: probs}
+    votes = [neighbour_votes(e, record.labels, n_classes, random_state=random_state) for e in record.embeddings]
+    return {k: np.mean([v[k] for v in votes], axis=0) for k in (POOL_K, VOTE_K)}
+
+
+def evidence(record: TrainingRecord, labels: np.ndarray, n_classes: int, *, probe=None, random_state: int = 0):
     """The probabilities the label and loss checks read when a training record is given.
 
-    Without a probe, rows the record did not cover have none (``judged`` marks the others);
-    with a probe (a :class:`dataaudit.probe.ProbeResult` over every row), recorded rows get
-    :func:`combine` of both and the others the probe's.
+    The run alone: per recorded row, the vote of its neighbours in the network's representation
+    (``VOTE_K``); rows the record did not cover have no probabilities (``judged`` marks the
+    others). With a probe (a :class:`dataaudit.probe.ProbeResult` over every row): recorded rows
+    get :func:`pool` of the ``POOL_K`` vote and the probe's probabilities, the others the probe's.
+    Measured in docs/benchmarks.md: the run alone is close to the default probe, pooled it is at
+    least as good as either.
     """
     from .probe import ProbeResult, cross_entropy
 
     n = len(labels)
     rows = record.rows
-    from_record = record_probabilities(record)
+    from_run = run_probabilities(record, n_classes, random_state=random_state)
     probs = np.zeros((n, n_classes))
+    source = "neighbours in the run's representation" if record.embeddings else "the run's probabilities"
     if probe is not None:
         probs[:] = probe.pred_probs
-        probs[rows] = combine(from_record, probe.pred_probs[rows])
+        probs[rows] = pool(from_run[POOL_K], probe.pred_probs[rows])
         judged = None
         info = {**probe.info, "model": f"training record + {probe.info.get('model')}"}
     else:
         counts = np.bincount(labels, minlength=n_classes)
         probs[:] = counts / n
-        probs[rows] = from_record
+        probs[rows] = from_run[VOTE_K]
         judged = None if len(rows) == n else np.isin(np.arange(n), rows)
         info = {"model": "training record", "n_folds": None}
+    info["record_evidence"] = source
     info["record_rows"] = record.n_recorded
     info["record_epochs"] = record.n_epochs
     seen = slice(None) if judged is None else judged

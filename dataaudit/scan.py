@@ -220,7 +220,7 @@ def _provide_probe(request: ScanRequest) -> Provided:
                 random_state=request.seed, progress=request.say, sample_shape=ds.sample_shape,
             )
         if request.record is not None:
-            result = dynamics.evidence(request.record, ds.labels, ds.n_classes, probe=result)
+            result = dynamics.evidence(request.record, ds.labels, ds.n_classes, probe=result, random_state=request.seed)
     fields = {"pred_probs": result.pred_probs, "loss": result.loss, "probe_info": result.info,
               "judged": result.judged}
     return Provided(fields, result.info)

@@ -38,6 +38,12 @@ CHUNK_BYTES = 4 * 2**20
 CACHE_BYTES = 256 * 2**20
 #: Bytes kept per row and recorded epoch: log p (float16), margin (float16), other class (int8-16).
 BYTES_PER_SNAPSHOT = 6
+#: The network's representation of a row (the input of its last Dense layer) is kept in at most
+#: this many dimensions (a fixed random projection beyond): the label verdict's neighbour vote
+#: loses nothing measurable at 128 (docs/benchmarks.md).
+EMBEDDING_DIMS = 128
+#: Bytes per row and representation dimension: a float32 running sum and a float16 best-epoch copy.
+BYTES_PER_DIM = 6
 
 
 class SetupWarning(UserWarning):
@@ -131,7 +137,9 @@ class AuditCallback(keras.callbacks.Callback):
         self._epochs_planned = int(self.params.get("epochs") or 1)
         self._slots = min(self._epochs_planned, MAX_SNAPSHOTS)
         self._every = int(np.ceil(self._epochs_planned / self._slots))
-        limit = int(self.memory_mb * 2**20 // (BYTES_PER_SNAPSHOT * self._slots))
+        self._step, dims = _compiled_step(self.model, tuple(np.shape(self.X)[1:]), n_outputs,
+                                          outputs_are_logits(self.setup), self.random_state)
+        limit = int(self.memory_mb * 2**20 // (BYTES_PER_SNAPSHOT * self._slots + BYTES_PER_DIM * dims))
         if n > limit:
             rng = np.random.default_rng(self.random_state)
             self._rows = np.sort(rng.choice(n, size=limit, replace=False))
@@ -143,10 +151,12 @@ class AuditCallback(keras.callbacks.Callback):
         self._logp = np.zeros((m, self._slots), np.float16)
         self._margin = np.zeros((m, self._slots), np.float16)
         self._other = np.zeros((m, self._slots), np.int8 if self._n_columns <= 127 else np.int16)
+        self._embedding_sum = np.zeros((m, dims), np.float32)
+        self._embedding_best = None
+        self._best_val_loss = np.inf
         self._epochs: list[int] = []
         self._logs: list[dict[str, float]] = []
         self._n_val = self.validation_split_rows(n)
-        self._step = _compiled_step(self.model, tuple(np.shape(self.X)[1:]), n_outputs, outputs_are_logits(self.setup))
         row_bytes = 4 * int(np.prod(np.shape(self.X)[1:]))
         self._chunk = int(np.clip(CHUNK_BYTES // max(row_bytes, 1), 256, 8192))
         self._cached = None if m * row_bytes > CACHE_BYTES else []
@@ -206,11 +216,23 @@ class AuditCallback(keras.callbacks.Callback):
     def _snapshot(self, epoch: int) -> None:
         column = len(self._epochs)
         self._epochs.append(epoch)
+        # The representation at the epoch of the lowest validation loss so far (before memorising).
+        val_loss = self._logs[-1].get("val_loss", np.nan)
+        keep_best = self._embedding_sum.shape[1] > 0 and val_loss < self._best_val_loss
+        if keep_best:
+            self._best_val_loss = val_loss
+            if self._embedding_best is None:
+                self._embedding_best = np.zeros(self._embedding_sum.shape, np.float16)
         for rows, x, y in self._chunks():
-            logp, margin, other = self._step(x, y)
+            logp, margin, other, embedding = self._step(x, y)
             self._logp[rows, column] = np.clip(logp.numpy(), -6e4, 0.0)
             self._margin[rows, column] = np.clip(margin.numpy(), -6e4, 6e4)
             self._other[rows, column] = other.numpy()
+            if self._embedding_sum.shape[1]:
+                embedding = embedding.numpy()
+                self._embedding_sum[rows] += embedding
+                if keep_best:
+                    self._embedding_best[rows] = np.clip(embedding, -6e4, 6e4)
 
     # ------------------------------------------------------------------ validation split
     def validation_split_rows(self, n: int) -> int | None:
@@ -253,6 +275,9 @@ class AuditCallback(keras.callbacks.Callback):
             in_training=in_training, epochs=np.asarray(self._epochs), logp_given=self._logp[:, :k],
             margin=self._margin[:, :k], other=self._other[:, :k].astype(np.int16), n_outputs=self._n_columns,
             history=history, setup=setup,
+            embedding_mean=(np.clip(self._embedding_sum / k, -6e4, 6e4).astype(np.float16)
+                            if self._embedding_sum.shape[1] else None),
+            embedding_best=self._embedding_best,
         )
 
     def record(self) -> TrainingRecord:
@@ -268,17 +293,48 @@ class AuditCallback(keras.callbacks.Callback):
         return path
 
 
-def _compiled_step(model, sample_shape: tuple, n_outputs: int, from_logits: bool):
+def _representation(model):
+    """The input of the model's last Dense layer (its learned representation of a row), or None."""
+    for layer in reversed(model.layers):
+        if type(layer).__name__ == "Dense":
+            try:
+                return layer.input
+            except (AttributeError, ValueError):  # a layer called several times, a subclassed model
+                return None
+    return None
+
+
+def _compiled_step(model, sample_shape: tuple, n_outputs: int, from_logits: bool, seed: int):
     """One compiled forward pass: per row the log-probability of its label, the margin over the
-    best other class, and that class. Logits are taken exactly: from the outputs when the model
-    ends without a squashing activation, else from what Keras's TensorFlow backend keeps of the
-    softmax/sigmoid input (``_keras_logits``); only failing both are probabilities clipped."""
+    best other class, that class, and the row's representation (at most ``EMBEDDING_DIMS``
+    dimensions; none when the model has no Dense layer). Logits are taken exactly: from the
+    outputs when the model ends without a squashing activation, else from what Keras's
+    TensorFlow backend keeps of the softmax/sigmoid input (``_keras_logits``); only failing both
+    are probabilities clipped. Returns ``(step, dimensions of the representation)``."""
     import tensorflow as tf
 
     sigmoid = n_outputs == 1
+    features = _representation(model)
+    if features is not None:
+        both = keras.Model(model.inputs, [features, model.outputs[0]])
+        width = int(np.prod(features.shape[1:]))
+    else:
+        both, width = None, 0
+    dims = min(width, EMBEDDING_DIMS)
+    projection = None
+    if width > EMBEDDING_DIMS:
+        rng = np.random.default_rng(seed)
+        projection = tf.constant(rng.normal(0, 1 / np.sqrt(dims), (width, dims)).astype(np.float32))
 
     def step(x, y):
-        out = model(x, training=False)
+        if both is not None:
+            embedding, out = both(x, training=False)
+            embedding = tf.reshape(tf.cast(embedding, tf.float32), (tf.shape(embedding)[0], width))
+            if projection is not None:
+                embedding = embedding @ projection
+        else:
+            out = model(x, training=False)
+            embedding = tf.zeros((tf.shape(out)[0], 0), tf.float32)
         z = out if from_logits else getattr(out, "_keras_logits", None)
         if z is None:
             p = tf.clip_by_value(tf.cast(out, tf.float32), 1e-7, 1.0 - 1e-7)
@@ -291,10 +347,10 @@ def _compiled_step(model, sample_shape: tuple, n_outputs: int, from_logits: bool
         label = tf.one_hot(y, tf.shape(logp)[1], on_value=True, off_value=False)
         logp_label = tf.reduce_sum(tf.where(label, logp, 0.0), axis=1)
         others = tf.where(label, -np.inf, logp)
-        return logp_label, logp_label - tf.reduce_max(others, axis=1), tf.argmax(others, axis=1)
+        return logp_label, logp_label - tf.reduce_max(others, axis=1), tf.argmax(others, axis=1), embedding
 
     spec = [tf.TensorSpec((None, *sample_shape), tf.float32), tf.TensorSpec((None,), tf.int32)]
-    return tf.function(step, input_signature=spec, reduce_retracing=True)
+    return tf.function(step, input_signature=spec, reduce_retracing=True), dims
 
 
 def _learning_rate(model) -> float | None:
