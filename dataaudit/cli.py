@@ -42,7 +42,7 @@ def scan(
     x: str = typer.Argument(..., metavar="X", help="Features: .npy, .npz, .csv or .parquet."),
     y: Optional[str] = typer.Argument(None, metavar="[Y]", help="Labels: .npy, .csv or .txt (omit with --label-column)."),
     out: Optional[str] = typer.Option(None, "--out", help="Directory for report.json, samples.csv, sample_weight.npy, split.npz, report.html."),
-    model: str = typer.Option("auto", "--model", help="Probe: auto (fast), ensemble (slower, stronger: use it before training on the weights or split), logistic, hgb, knn, mlp, svm, package.module:Class, or a .keras file."),
+    model: Optional[str] = typer.Option(None, "--model", help="Probe (default auto; with --dynamics, none unless given): auto (fast), ensemble (slower, stronger: use it before training on the weights or split), logistic, hgb, knn, mlp, svm, package.module:Class, or a .keras file."),
     pred_probs: Optional[str] = typer.Option(None, "--pred-probs", help="Precomputed out-of-sample probabilities (n, K)."),
     test_x: Optional[str] = typer.Option(None, "--test-x", help="Held-out features, checked for leakage."),
     test_y: Optional[str] = typer.Option(None, "--test-y", help="Held-out labels."),
@@ -58,6 +58,7 @@ def scan(
 ) -> None:
     """Scan X (and labels Y) and report data problems."""
     from .files import scan_files
+    from .probe import AUTO
 
     report = scan_files(
         x,
@@ -70,7 +71,7 @@ def scan(
         test_y_path=test_y,
         dynamics_path=dynamics,
         out=out,
-        model=model,
+        model=AUTO if model is None else model,
         checks=checks,
         random_state=seed,
         fail_on=fail_on,

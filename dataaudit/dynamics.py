@@ -403,6 +403,11 @@ POOL_K = 20
 #: features is usually the stronger of the two, their errors only partly shared.
 POOL_WEIGHT = 0.25
 _SMOOTH = 1e-3
+#: The vote's search: ``"ivf"`` (cells of the reference rows, a share of them probed) from
+#: ``IVF_MIN_REFERENCE`` reference rows on, exact below (and always with ``"flat"``).
+VOTE_INDEX = "ivf"
+IVF_MIN_REFERENCE = 4_000
+IVF_PROBE_SHARE = 0.1
 
 
 def neighbour_votes(embedding: np.ndarray, labels: np.ndarray, n_classes: int, ks=(POOL_K, VOTE_K), *,
@@ -410,8 +415,8 @@ def neighbour_votes(embedding: np.ndarray, labels: np.ndarray, n_classes: int, k
     """Deep kNN (Bahri et al. 2020): per row, class probabilities from the given labels of its
     nearest neighbours in the network's own representation, the row itself left out.
 
-    Cosine neighbours (L2-normalised rows, exact faiss search) among at most ``REFERENCE_ROWS``
-    rows; the j-th of k neighbours votes with weight ``1 - j/k`` (by rank, not distance, which
+    Cosine neighbours (L2-normalised rows; faiss, exact, or from ``IVF_MIN_REFERENCE`` reference rows
+    on an inverted-file search probing a tenth of its cells) among at most ``REFERENCE_ROWS`` rows; the j-th of k neighbours votes with weight ``1 - j/k`` (by rank, not distance, which
     lets one near neighbour dominate in large data). Returns ``{k: (m, n_classes)}`` for each k.
 
     Examples
@@ -430,13 +435,23 @@ def neighbour_votes(embedding: np.ndarray, labels: np.ndarray, n_classes: int, k
     rng = np.random.default_rng(random_state)
     ref = np.arange(m) if m <= REFERENCE_ROWS else np.sort(rng.choice(m, REFERENCE_ROWS, replace=False))
     k_max = min(max(ks), len(ref) - 1)
-    index = faiss.IndexFlatIP(Z.shape[1])
+    d = Z.shape[1]
+    if VOTE_INDEX == "ivf" and len(ref) >= IVF_MIN_REFERENCE:
+        # Approximate search over cells of the reference rows: a vote of 50 ranks barely moves
+        # when a few far neighbours are swapped, and it costs a fraction of the exact search.
+        n_cells = int(np.sqrt(len(ref)))
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, n_cells, faiss.METRIC_INNER_PRODUCT)
+        index.cp.seed = int(random_state) % (2**31)
+        index.train(Z[ref])
+        index.nprobe = max(1, int(np.ceil(n_cells * IVF_PROBE_SHARE)))
+    else:
+        index = faiss.IndexFlatIP(d)
     index.add(Z[ref])
     neighbours = np.empty((m, k_max), np.int64)
     step = chunk_rows(Z.shape[1])
     for s in range(0, m, step):
         _, found = index.search(Z[s:s + step], k_max + 1)
-        found = ref[found]
+        found = np.where(found >= 0, ref[np.maximum(found, 0)], -1)
         own = found == np.arange(s, s + len(found))[:, None]
         # Leave the row itself out (or, when it is not a reference, the last of k + 1).
         drop = np.where(own.any(axis=1), own.argmax(axis=1), k_max)
@@ -444,12 +459,16 @@ def neighbour_votes(embedding: np.ndarray, labels: np.ndarray, n_classes: int, k
         keep[np.arange(len(found)), drop] = False
         neighbours[s:s + step] = found[keep].reshape(len(found), k_max)
     votes = {}
+    neighbour_labels = labels[neighbours]
+    row_offset = np.arange(m)[:, None] * n_classes
     for k in ks:
         used = min(k, k_max)
-        probs = np.zeros((m, n_classes))
-        for j in range(used):
-            np.add.at(probs, (np.arange(m), labels[neighbours[:, j]]), 1.0 - j / used)
-        probs /= probs.sum(axis=1, keepdims=True)
+        rank_weight = np.broadcast_to(1.0 - np.arange(used) / used, (m, used))
+        # Unfound neighbours (IVF cells too small) come back as -1: they do not vote.
+        found = neighbours[:, :used] >= 0
+        cells = (row_offset + neighbour_labels[:, :used])[found]
+        probs = np.bincount(cells, weights=rank_weight[found], minlength=m * n_classes).reshape(m, n_classes)
+        probs /= np.maximum(probs.sum(axis=1, keepdims=True), 1e-12)
         votes[k] = (1 - _SMOOTH) * probs + _SMOOTH / n_classes
     return votes
 

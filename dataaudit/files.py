@@ -7,7 +7,7 @@ from typing import Any
 
 from . import gate, io
 from .errors import UsageError, param
-from .probe import is_keras_file
+from .probe import AUTO, is_keras_file
 from .report import Report
 from .scan import available_needs, scan, select_checks
 
@@ -24,7 +24,7 @@ def scan_files(
     test_y_path: str | None = None,
     dynamics_path: str | None = None,
     out: str | None = None,
-    model: Any = "auto",
+    model: Any = AUTO,
     checks: Any = None,
     fail_on: str | None = None,
     **scan_kwargs: Any,

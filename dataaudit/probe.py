@@ -53,6 +53,25 @@ LARGE_N = 200_000
 #: Fits of ``model="ensemble"`` asked for by name above SMALL_N rows (see the module notes).
 STRONG_PASSES = 4
 BUILTIN = ("auto", "logistic", "hgb", "knn", "mlp", "svm", "ensemble")
+
+
+class _Default(str):
+    """``"auto"`` as a default argument, told apart from an ``"auto"`` the caller wrote."""
+
+
+#: The default ``model``: ``"auto"``, unless a training record is the evidence (then no probe).
+AUTO = _Default("auto")
+
+
+def model_given(model: Any) -> bool:
+    """Whether the caller chose a probe (any value, ``"auto"`` included), not the default.
+
+    Examples
+    --------
+    >>> model_given(AUTO), model_given("auto"), model_given("ensemble")
+    (False, True, True)
+    """
+    return model is not AUTO
 #: Rows named in ``info["uncrossvalidated"]``.
 MAX_UNCROSSVALIDATED_LISTED = 50
 

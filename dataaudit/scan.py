@@ -169,8 +169,8 @@ def validate(
             f"all samples carry one label ({json_value(dataset.classes[0])!r}): skipped {', '.join(dropped)}",
             "A classifier needs at least two classes; check that the labels loaded are the right column/file.",
         ))
-    # With a training record and the default model, the run is the evidence: no probe is trained.
-    record_only = request.record is not None and isinstance(model, str) and model == "auto"
+    # With a training record and no probe asked for, the run is the evidence: no probe is trained.
+    record_only = request.record is not None and not probe.model_given(model)
     if NEED_PROBE in request.needs and request.pred_probs is None and not record_only:
         request.probe_model = probe.resolve_model(
             model, dataset.labels, dataset.n_classes, random_state=seed, sample_shape=dataset.sample_shape,
@@ -276,7 +276,7 @@ def scan(
     X: Any,
     y: Any = None,
     *,
-    model: Any = "auto",
+    model: Any = probe.AUTO,
     pred_probs: Any = None,
     X_test: Any = None,
     y_test: Any = None,
@@ -317,7 +317,7 @@ def scan(
     dynamics : AuditCallback, str or TrainingRecord, optional
         The record of your own Keras run (:class:`dataaudit.keras.AuditCallback`, or the path
         of its saved ``.npz``): the run becomes the evidence for the label and loss verdicts
-        (no probe is trained while ``model`` is ``"auto"``; name a probe to combine both) and
+        (no probe is trained unless ``model`` is given too: then both are combined) and
         the ``training`` check reads its per-epoch evidence.
 
     Returns

@@ -52,3 +52,16 @@ def test_pipeline_step_passes_gate_and_trains(tmp_path):
     assert report["gate"]["tripped"] == []
     for name in ("report.json", "samples.csv", "sample_weight.npy", "split.npz", "report.html"):
         assert (tmp_path / "audit" / name).is_file()
+
+
+@pytest.mark.slow
+@pytest.mark.keras
+def test_keras_callback_example_finds_the_flips_from_the_run_and_its_weights_help(capsys):
+    pytest.importorskip("tensorflow")
+    import re
+
+    results = _load("keras_callback_example").main(quick=True, seed=1, rounds=1)
+    flagged, hits, flipped = map(int, re.search(r"flagged (\d+) \((\d+) of the (\d+) flipped\)",
+                                                capsys.readouterr().out).groups())
+    assert hits / flipped >= 0.85 and hits / flagged >= 0.9  # planted noise found from the run alone
+    assert results["noisy labels + sample_weight (round 1)"] > results["noisy labels"]

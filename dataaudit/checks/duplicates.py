@@ -144,6 +144,75 @@ def merge_groups(exact: np.ndarray, pairs_i: np.ndarray, pairs_j: np.ndarray) ->
     return renumber_by_first_appearance(group)
 
 
+def _listed_groups(inputs: CheckInputs, group, exact, stats, conflicting_groups) -> list[dict]:
+    """The largest conflicting groups (at most MAX_LISTED): members, label counts, majority label."""
+    members = {}
+    if len(conflicting_groups):
+        listed = conflicting_groups[np.argsort(-stats["size"][conflicting_groups], kind="stable")][:MAX_LISTED]
+        idx = np.flatnonzero(np.isin(group, listed))
+        for i in idx:
+            members.setdefault(int(group[i]), []).append(int(i))
+    else:
+        listed = np.zeros(0, dtype=np.int64)
+    groups_listed = []
+    for gid in listed.tolist():
+        rows = members[gid]
+        label_counts: dict[str, int] = {}
+        for i in rows:
+            key = str(inputs.label_name(inputs.labels[i]))
+            label_counts[key] = label_counts.get(key, 0) + 1
+        groups_listed.append(
+            {
+                "group": gid,
+                "size": int(stats["size"][gid]),
+                "indices": rows[:MAX_MEMBERS_LISTED],
+                "label_counts": label_counts,
+                "majority_label": inputs.label_name(stats["majority_label"][gid]),
+                "exact": bool((exact[rows] >= 0).all() and len(set(exact[rows].tolist())) == 1),
+            }
+        )
+
+    return groups_listed
+
+
+def _findings(n_conflicting_groups: int, n_conflicting: int, ceiling: float, redundant: int, n: int) -> list[Finding]:
+    """The conflicting-groups finding and the repeated-samples finding."""
+    findings = []
+    if n_conflicting_groups:
+        findings.append(
+            Finding(
+                check=NAME,
+                severity=severity(n_conflicting_groups, **SEVERITY["conflicting"]),
+                count=n_conflicting,
+                message=(
+                    f"{n_conflicting_groups} groups of identical or near-identical samples carry different labels "
+                    f"({n_conflicting} samples); no model can exceed {ceiling:.2%} training accuracy"
+                ),
+                advice=(
+                    "Identical inputs with different labels pull the model both ways: the loss cannot reach "
+                    "zero, and training accuracy stalls or oscillates while the model is pushed back and forth "
+                    "between the labels. Relabel each group (the majority label is in the report), or keep one "
+                    "sample per group; report.sample_weight() down-weights the minority labels."
+                ),
+            )
+        )
+    if redundant:
+        findings.append(
+            Finding(
+                check=NAME,
+                severity=severity(redundant / n, **SEVERITY["redundant"]),
+                count=redundant,
+                message=f"{redundant} samples ({redundant / n:.1%}) repeat another sample exactly or almost exactly",
+                advice=(
+                    "Repeated samples count several times in the loss and, split at random, land on both "
+                    "sides of train/validation, inflating validation scores. Drop the repeats, or split by "
+                    "duplicate group (report.clean_split keeps each group on one side)."
+                ),
+            )
+        )
+    return findings
+
+
 def run(
     inputs: CheckInputs, *, threshold: float | None = None, factor: float = 0.1, minority_factor: float = 0.1
 ) -> CheckResult:
@@ -196,31 +265,7 @@ def run(
     lost = int((stats["size"] - stats["majority_count"]).sum())
     ceiling = 1.0 - lost / n
 
-    members = {}
-    if len(conflicting_groups):
-        listed = conflicting_groups[np.argsort(-stats["size"][conflicting_groups], kind="stable")][:MAX_LISTED]
-        idx = np.flatnonzero(np.isin(group, listed))
-        for i in idx:
-            members.setdefault(int(group[i]), []).append(int(i))
-    else:
-        listed = np.zeros(0, dtype=np.int64)
-    groups_listed = []
-    for gid in listed.tolist():
-        rows = members[gid]
-        label_counts: dict[str, int] = {}
-        for i in rows:
-            key = str(inputs.label_name(inputs.labels[i]))
-            label_counts[key] = label_counts.get(key, 0) + 1
-        groups_listed.append(
-            {
-                "group": gid,
-                "size": int(stats["size"][gid]),
-                "indices": rows[:MAX_MEMBERS_LISTED],
-                "label_counts": label_counts,
-                "majority_label": inputs.label_name(stats["majority_label"][gid]),
-                "exact": bool((exact[rows] >= 0).all() and len(set(exact[rows].tolist())) == 1),
-            }
-        )
+    groups_listed = _listed_groups(inputs, group, exact, stats, conflicting_groups)
 
     figures = {
         "n_groups": n_groups,
@@ -244,39 +289,7 @@ def run(
         "conflicting_groups": float(len(conflicting_groups)),
         "accuracy_ceiling": ceiling,
     }
-    findings = []
-    if len(conflicting_groups):
-        findings.append(
-            Finding(
-                check=NAME,
-                severity=severity(len(conflicting_groups), **SEVERITY["conflicting"]),
-                count=int(is_conflicting.sum()),
-                message=(
-                    f"{len(conflicting_groups)} groups of identical or near-identical samples carry different labels "
-                    f"({int(is_conflicting.sum())} samples); no model can exceed {ceiling:.2%} training accuracy"
-                ),
-                advice=(
-                    "Identical inputs with different labels pull the model both ways: the loss cannot reach "
-                    "zero, and training accuracy stalls or oscillates while the model is pushed back and forth "
-                    "between the labels. Relabel each group (the majority label is in the report), or keep one "
-                    "sample per group; report.sample_weight() down-weights the minority labels."
-                ),
-            )
-        )
-    if redundant:
-        findings.append(
-            Finding(
-                check=NAME,
-                severity=severity(redundant / n, **SEVERITY["redundant"]),
-                count=redundant,
-                message=f"{redundant} samples ({redundant / n:.1%}) repeat another sample exactly or almost exactly",
-                advice=(
-                    "Repeated samples count several times in the loss and, split at random, land on both "
-                    "sides of train/validation, inflating validation scores. Drop the repeats, or split by "
-                    "duplicate group (report.clean_split keeps each group on one side)."
-                ),
-            )
-        )
+    findings = _findings(len(conflicting_groups), int(is_conflicting.sum()), ceiling, redundant, n)
     columns = {
         "duplicate_group": group,
         "is_exact_duplicate": is_exact,

@@ -231,22 +231,39 @@ def _classes_section(report, name: str, thumb: _Thumbs) -> str:
 
 
 def _training_charts(report) -> str | None:
-    """The run's per-epoch curves and its data map (confidence vs variability), flagged rows marked."""
+    """The run's per-epoch curves, the symptoms the training check found shaded over the epochs
+    they span (named by pattern and cause), and its data map (confidence vs variability), flagged
+    rows marked."""
     tr = report.summary["training"]
     history = {k: np.asarray([np.nan if v is None else v for v in vals], float) for k, vals in tr["history"].items()}
     fig, (curves, data_map) = _figure(11, 3.6, ncols=2)
-    epochs = np.arange(1, len(next(iter(history.values()), [])) + 1)
+    epochs = np.arange(1, max((len(v) for v in history.values()), default=0) + 1)
     for key, style in (("loss", "-"), ("val_loss", "--")):
         if key in history:
-            curves.plot(epochs, history[key], style, color="#c0392b", label=key)
+            curves.plot(epochs[:len(history[key])], history[key], style, color="#c0392b", label=key)
     curves.set_xlabel("epoch")
     curves.set_ylabel("loss", color="#c0392b")
     accuracy = curves.twinx()
-    for key, style in (("accuracy", "-"), ("val_accuracy", "--")):
+    names = ("accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy")
+    name = next((k for k in names if k in history),
+                next((k for k in sorted(history) if k.endswith("accuracy") and not k.startswith("val_")), None))
+    for key, style in ((name, "-"), (f"val_{name}", "--")):
         if key in history:
-            accuracy.plot(epochs, history[key], style, color="#2c6fbb", label=key)
+            accuracy.plot(epochs[:len(history[key])], history[key], style, color="#2c6fbb", label=key)
     accuracy.set_ylabel("accuracy", color="#2c6fbb")
-    curves.set_title("Your run, per epoch")
+    shades = {"critical": "#c0392b", "warning": "#e69b00", "info": "#7a8294"}
+    labels = {"collapse": "collapse", "loss_up_accuracy_up": "loss up, accuracy up",
+              "train_val_parting": "train/val parting", "loss_and_accuracy_fall": "loss and accuracy fall",
+              "plateau": "plateau"}
+    for i, symptom in enumerate(tr.get("symptoms", [])):
+        first, last = symptom["epochs"]
+        color = shades.get(symptom["severity"], "#7a8294")
+        curves.axvspan(first - 0.5, last + 0.5, color=color, alpha=0.12, lw=0)
+        curves.axvline(first, color=color, lw=0.8, ls=":")
+        curves.text(first, 0.97 - 0.09 * i, f" {labels.get(symptom['pattern'], symptom['pattern'])}: "
+                    f"{str(symptom['cause']).replace('_', ' ')} ({symptom['split']})",
+                    transform=curves.get_xaxis_transform(), fontsize=7.5, va="top", color=color)
+    curves.set_title("Your run, per epoch" + (" (shaded: what went wrong)" if tr.get("symptoms") else ""))
     handles = curves.get_legend_handles_labels()[0] + accuracy.get_legend_handles_labels()[0]
     if handles:
         curves.legend(handles, [h.get_label() for h in handles], fontsize=8, loc="center right")
