@@ -22,7 +22,7 @@ import traceback
 from .common import DOCS, SECTIONS
 
 #: Suites in the order they appear in docs/benchmarks.md.
-SUITES = ["detection", "outliers", "scale", "downstream"]
+SUITES = ["detection", "outliers", "scale", "downstream", "symptoms", "dynamics", "images"]
 
 
 def _machine() -> str:

@@ -1,0 +1,91 @@
+"""The probe on wide (image-shaped) inputs and the small ensemble's member gate."""
+
+import numpy as np
+from sklearn.datasets import load_digits
+
+import dataaudit
+from dataaudit import probe
+
+
+def _images(n, seed=0, rate=0.1):
+    """Digits upsampled to 24 x 24 (576 features, above the width cut-off), with planted flips."""
+    from scipy.ndimage import zoom
+
+    d = load_digits()
+    big = np.stack([zoom(im, 3, order=1) for im in d.images])
+    rng = np.random.default_rng(seed)
+    idx = rng.choice(len(big), n, replace=n > len(big))
+    X = np.clip(big[idx] / 16 * 255 + rng.normal(0, 8, (n, 24, 24)), 0, 255).astype(np.uint8)
+    y = d.target[idx].astype(np.int64)
+    flipped = rng.random(n) < rate
+    y_noisy = y.copy()
+    y_noisy[flipped] = (y[flipped] + rng.integers(1, 10, flipped.sum())) % 10
+    return X, y_noisy, flipped
+
+
+def _has_pca(estimator) -> bool:
+    from sklearn.decomposition import PCA
+
+    steps = getattr(estimator, "steps", [])
+    return any(isinstance(step, PCA) for _, step in steps)
+
+
+def test_wide_inputs_leave_boosting_out_of_the_large_ensemble():
+    labels = np.arange(10_000) % 10
+    wide = probe.resolve_model("auto", labels, 10, sample_shape=(28, 28))
+    narrow = probe.resolve_model("auto", labels, 10, sample_shape=(64,))
+    assert wide.members == ("mlp_64x2",) * 3
+    assert narrow.members == ("hgb_50", "mlp_64x2", "mlp_64x2", "mlp_64x2")
+    assert not any(_has_pca(e) for e in narrow.estimators)
+
+
+def test_boosting_gets_a_pca_step_above_the_width_cutoff():
+    labels = np.arange(300_000) % 10
+    wide = probe.resolve_model("auto", labels, 10, sample_shape=(probe.WIDE_FEATURES + 1,))
+    narrow = probe.resolve_model("auto", labels, 10, sample_shape=(probe.WIDE_FEATURES,))
+    assert wide.members == ("hgb",) and _has_pca(wide.estimators[0])
+    assert not _has_pca(narrow.estimators[0])
+    by_name = probe.resolve_model("hgb", labels[:2_000], 10, sample_shape=(32, 32, 3))
+    assert _has_pca(by_name.estimators[0])
+
+
+def test_planted_flips_in_wide_images_are_found():
+    X, y, flipped = _images(6_000)
+    report = dataaudit.scan(X, y, checks="label_issues", random_state=0)
+    assert report.summary["probe"]["model"] == "ensemble"
+    flagged = report.samples["is_label_issue"].to_numpy(bool)
+    tp = (flagged & flipped).sum()
+    precision, recall = tp / max(flagged.sum(), 1), tp / flipped.sum()
+    assert recall > 0.85 and precision > 0.85, (precision, recall)
+
+
+def test_pca_boosting_on_images_finds_flips_out_of_sample():
+    X, y, flipped = _images(1_500, seed=1)
+    report = dataaudit.scan(X, y, model="hgb", checks="label_issues", random_state=0)
+    flagged = report.samples["is_label_issue"].to_numpy(bool)
+    assert (flagged & flipped).sum() / flipped.sum() > 0.7
+
+
+def test_member_gate_leaves_out_a_clearly_worse_member():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 400)
+    good = np.eye(2)[labels] * 0.8 + 0.1
+    bad = np.full((400, 2), 0.5)
+    bad[np.arange(400), 1 - labels] += 0.1 * (rng.random(400) < 0.3)  # wrong on ~30% of rows
+    bad[np.arange(400), labels] += 0.1 * (bad[np.arange(400), 1 - labels] == 0.5)
+    members = np.stack([good, good * 0.99 + 0.005, bad])
+    kept = probe._kept_members(members, np.ones((3, 400), bool), labels)
+    assert kept.tolist() == [True, True, False]
+
+
+def test_small_ensemble_on_a_nonlinear_table_beats_its_equal_mean():
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(600, 30, n_informative=16, n_redundant=8, n_clusters_per_class=2,
+                               class_sep=2.0, flip_y=0.0, random_state=0)
+    rng = np.random.default_rng(4)
+    flipped = rng.random(600) < 0.1
+    y_noisy = np.where(flipped, 1 - y, y)
+    res = probe.run_probe(X.astype(np.float32), y_noisy, 2, "ensemble")
+    # Logistic regression is clearly worse on clusters at hypercube vertices: it is left out.
+    assert "logistic" in res.info.get("members_left_out", [])
