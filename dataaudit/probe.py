@@ -12,14 +12,18 @@ probe that measured best within the time budget (docs/benchmarks.md):
   on breast_cancer), their average is never far from the best (10% symmetric noise,
   label-issue F1: digits 0.93, breast_cancer 0.91, wine 1.00; cleanlab fed by logistic
   regression 0.84, 0.84, 0.82). A member whose out-of-fold accuracy on the given labels is
-  more than ``MEMBER_GAP`` (0.03) below the best member's is left out of the mean
+  more than ``MEMBER_GAP`` (0.05) below the best member's is left out of the mean
   (:func:`_kept_members`, ``info["members_left_out"]``): on 600 x 30 make_classification rows
   (class_sep 2, clusters at hypercube vertices, not linearly separable; 10% symmetric noise,
-  noise seeds 0-4) the logistic regression is right on 0.81 of the noisy labels where the
-  SVM and kNN are on 0.89, and the equal mean's F1 was 0.852-0.939 (mean 0.902); without it
-  0.930-0.954 (mean 0.939). Digits: mean 0.928 -> 0.927 (the lowest seed 0.905 -> 0.914). A
-  wider gap (0.02) dropped useful members on digits (0.920), a test of each member against the
-  best one alone kept only the SVM there (0.891): the mean beats its best member;
+  noise seeds 0-4) the logistic regression is right on 0.81 of the noisy labels and the MLP on
+  0.83-0.85, where the SVM and kNN are on 0.89, and the equal mean's F1 was 0.852-0.939 (mean
+  0.902); without them 0.904-0.954 (mean 0.928). Measured on the detection sets (one seed):
+  a gap of 0.03 also dropped useful members (digits 0.929 -> 0.926, breast_cancer 0.913 ->
+  0.906, digits class-conditional 0.961 -> 0.952), 0.07 kept the MLP on the tables (mean
+  0.913); at 0.05 digits and breast_cancer are unchanged, wine loses its kNN (F1 1.00 -> 0.97:
+  one false flag) and class-conditional digits its logistic regression (0.961 -> 0.946). A test
+  of each member against the best one alone kept only the SVM on digits (0.891): the mean
+  beats its best member;
 - ``5,000 < n <= 200,000``: ``"ensemble"``, the mean of histogram gradient boosting (``hgb``
   below, at most 50 rounds) and three small networks (``mlp_64x2``: 64-64 units, Adam at
   0.01, batches of 200, seeds apart, trained for a few epochs only: 10 at 20k rows, fewer as
@@ -78,7 +82,7 @@ WIDE_FEATURES = 256
 WIDE_PCA_COMPONENTS = 64
 #: A member of the small ensemble whose out-of-fold accuracy on the given labels is this much
 #: below the best member's is left out of the mean (module notes).
-MEMBER_GAP = 0.03
+MEMBER_GAP = 0.05
 
 
 class _Default(str):
