@@ -305,28 +305,16 @@ def match(record: TrainingRecord, X: np.ndarray, labels: np.ndarray, classes: np
 # ----------------------------------------------------------------------------- per-sample evidence
 
 
-def margins(p_given: np.ndarray, p_other: np.ndarray) -> np.ndarray:
-    """Per epoch, ``log p_given - log p_other``: the logit margin of the given label.
+def aum(margin: np.ndarray) -> np.ndarray:
+    """The area under the margin (Pleiss et al. 2020): per row, the mean over recorded epochs of
+    the given label's logit margin over the best other class (the record's ``margin``).
 
     Examples
     --------
-    >>> margins(np.array([[0.8, 0.5]]), np.array([[0.2, 0.5]])).round(3).tolist()
-    [[1.386, 0.0]]
+    >>> aum(np.array([[1.5, -0.5], [-2.0, -1.0]])).tolist()
+    [0.5, -1.5]
     """
-    p = np.clip(np.asarray(p_given, np.float64), _TINY, 1.0)
-    q = np.clip(np.asarray(p_other, np.float64), _TINY, 1.0)
-    return np.log(p) - np.log(q)
-
-
-def aum(p_given: np.ndarray, p_other: np.ndarray) -> np.ndarray:
-    """The area under the margin: the mean over epochs of :func:`margins`.
-
-    Examples
-    --------
-    >>> aum(np.array([[0.8, 0.5], [0.1, 0.2]]), np.array([[0.2, 0.5], [0.9, 0.8]])).round(3).tolist()
-    [0.693, -1.792]
-    """
-    return margins(p_given, p_other).mean(axis=1)
+    return np.asarray(margin, np.float32).mean(axis=1, dtype=np.float64)
 
 
 def confidence(p_given: np.ndarray) -> np.ndarray:
@@ -339,15 +327,16 @@ def variability(p_given: np.ndarray) -> np.ndarray:
     return np.asarray(p_given, np.float64).std(axis=1)
 
 
-def forgetting_events(p_given: np.ndarray, p_other: np.ndarray) -> np.ndarray:
-    """How many times a row goes from right to wrong between consecutive recorded epochs.
+def forgetting_events(margin: np.ndarray) -> np.ndarray:
+    """How many times a row goes from right (a positive margin) to wrong between consecutive
+    recorded epochs (Toneva et al. 2019).
 
     Examples
     --------
-    >>> forgetting_events(np.array([[0.9, 0.2, 0.8, 0.1]]), np.array([[0.1, 0.8, 0.2, 0.9]])).tolist()
+    >>> forgetting_events(np.array([[2.0, -1.0, 1.0, -3.0]])).tolist()
     [2]
     """
-    right = np.asarray(p_given, np.float32) > np.asarray(p_other, np.float32)
+    right = np.asarray(margin, np.float32) > 0
     return (right[:, :-1] & ~right[:, 1:]).sum(axis=1).astype(np.int64)
 
 

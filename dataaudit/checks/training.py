@@ -124,14 +124,13 @@ def run(inputs: CheckInputs) -> CheckResult:
     record = inputs.record
     n = inputs.n_samples
     rows = record.rows
-    # The record keeps each epoch's exact logit margin: the area under the margin is its mean.
-    margin = np.asarray(record.margin, np.float32)
+    # The record keeps each epoch's exact logit margin over the best other class.
+    right = np.asarray(record.margin) > 0
     p_given = record.p_given
-    aum = margin.mean(axis=1, dtype=np.float64)
+    aum = dynamics.aum(record.margin)
     conf = dynamics.confidence(p_given)
     var = dynamics.variability(p_given)
-    right = margin > 0
-    forgot = (right[:, :-1] & ~right[:, 1:]).sum(axis=1).astype(np.int64)
+    forgot = dynamics.forgetting_events(record.margin)
 
     def spread(values, fill):
         out = np.full(n, fill, dtype=np.asarray(values).dtype if fill != fill else np.int64)

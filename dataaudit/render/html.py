@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .. import doctor
 from ..checks.base import MAX_LISTED as MAX_ROWS
 from ..utils import plural
 _CSS = """
@@ -244,9 +245,7 @@ def _training_charts(report) -> str | None:
     curves.set_xlabel("epoch")
     curves.set_ylabel("loss", color="#c0392b")
     accuracy = curves.twinx()
-    names = ("accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy")
-    name = next((k for k in names if k in history),
-                next((k for k in sorted(history) if k.endswith("accuracy") and not k.startswith("val_")), None))
+    name = doctor.accuracy_key(history)
     for key, style in ((name, "-"), (f"val_{name}", "--")):
         if key in history:
             accuracy.plot(epochs[:len(history[key])], history[key], style, color="#2c6fbb", label=key)
