@@ -418,6 +418,8 @@ def neighbour_votes(embedding: np.ndarray, labels: np.ndarray, n_classes: int, k
     """
     import faiss
 
+    from .neighbors import ivf_index
+
     Z = np.asarray(embedding, np.float32)
     Z = np.ascontiguousarray(Z / np.maximum(np.linalg.norm(Z, axis=1, keepdims=True), 1e-6))
     m = len(Z)
@@ -429,8 +431,7 @@ def neighbour_votes(embedding: np.ndarray, labels: np.ndarray, n_classes: int, k
         # Approximate search over cells of the reference rows: a vote of 50 ranks barely moves
         # when a few far neighbours are swapped, and it costs a fraction of the exact search.
         n_cells = int(np.sqrt(len(ref)))
-        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, n_cells, faiss.METRIC_INNER_PRODUCT)
-        index.cp.seed = int(random_state) % (2**31)
+        index = ivf_index(d, n_cells, random_state=random_state, inner_product=True)
         index.train(Z[ref])
         index.nprobe = max(1, int(np.ceil(n_cells * IVF_PROBE_SHARE)))
     else:

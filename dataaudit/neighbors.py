@@ -164,6 +164,22 @@ def _drop_self(idx: np.ndarray, dist: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return idx[keep].reshape(n, k1 - 1).astype(np.int64), dist[keep].reshape(n, k1 - 1)
 
 
+def ivf_index(d: int, n_cells: int, *, random_state: int, inner_product: bool = False, iterations: int | None = None):
+    """An untrained faiss inverted-file index whose k-means is seeded: the same seed gives the same
+    cells, hence the same neighbours and the same report. ``iterations``: k-means iterations
+    (faiss's default when None)."""
+    import faiss
+
+    if inner_product:
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, n_cells, faiss.METRIC_INNER_PRODUCT)
+    else:
+        index = faiss.IndexIVFFlat(faiss.IndexFlatL2(d), d, n_cells)
+    index.cp.seed = int(random_state) % (2**31)
+    if iterations is not None:
+        index.cp.niter = iterations
+    return index
+
+
 def build_neighbor_graph(
     features: np.ndarray,
     k: int = 10,
@@ -204,10 +220,7 @@ def build_neighbor_graph(
     elif method == "ivf":
         # faiss wants at least 39 training points per cell.
         n_cells = int(max(1, min(max(CELLS_PER_SQRT_N * np.sqrt(n), 16), n // 40)))
-        quantizer = faiss.IndexFlatL2(d)
-        index = faiss.IndexIVFFlat(quantizer, d, n_cells)
-        index.cp.seed = int(random_state) % (2**31)
-        index.cp.niter = TRAIN_ITERATIONS
+        index = ivf_index(d, n_cells, random_state=random_state, iterations=TRAIN_ITERATIONS)
         rng = np.random.default_rng(random_state)
         train_n = min(n, 64 * n_cells)
         sample = Z[np.sort(rng.choice(n, size=train_n, replace=False))] if train_n < n else Z
