@@ -309,8 +309,10 @@ def scan(
     options : dict, optional
         Per-check options, e.g. ``{"class_balance": {"beta": 0.99}}`` (the keyword arguments of
         each check's ``run``); ``"probe"`` holds probe options: ``passes`` (refit the probe
-        without the samples the passes before flagged; default 2; 1 for ``model="auto"`` from
-        5,001 to 200,000 rows and for Keras; 4 for ``model="ensemble"`` above 5,000 rows),
+        without the samples the passes before flagged; default 2; for ``model="auto"`` from
+        5,001 to 200,000 rows 3, the two refits with its networks only and only when the first
+        pass flags 5% of the rows or more (1 on inputs wider than 256 features); 1 for Keras;
+        4 for ``model="ensemble"`` above 5,000 rows),
         ``epochs`` and ``batch_size`` for Keras models. An unknown key is a usage error.
     progress : bool or callable, optional
         Report progress of long steps (``True``: to standard error).

@@ -97,7 +97,8 @@ def test_default_passes_follow_the_documented_rule():
     from dataaudit.probe import default_passes
 
     assert default_passes("auto", 5_000) == 2      # the small ensemble, refit once
-    assert default_passes("auto", 50_000) == 1     # boosting + three networks, within the time budget
+    assert default_passes("auto", 50_000) == 3     # boosting + three networks, then two network refits when noisy
+    assert default_passes("auto", 50_000, 784) == 1  # wide inputs: the networks are the whole probe
     assert default_passes("auto", 300_000) == 2    # boosting alone, refit once
     assert default_passes("hgb", 50_000) == 2
     assert default_passes("ensemble", 5_000) == 2   # the small ensemble
@@ -105,11 +106,12 @@ def test_default_passes_follow_the_documented_rule():
     assert default_passes("model.keras", 50_000) == 1
 
 
-def test_auto_above_5k_is_a_one_pass_ensemble_that_beats_boosting_alone():
+def test_auto_above_5k_refits_with_its_networks_on_noisy_data_and_beats_boosting_alone():
     from sklearn.datasets import make_classification
 
     X, y_true = make_classification(6_000, 16, n_informative=8, n_classes=3, n_clusters_per_class=2,
                                     flip_y=0, random_state=1)
+    X = X.astype(np.float32)
     rng = np.random.default_rng(1)
     flipped = rng.random(len(y_true)) < 0.10
     y = np.where(flipped, (y_true + rng.integers(1, 3, len(y_true))) % 3, y_true)
@@ -118,11 +120,28 @@ def test_auto_above_5k_is_a_one_pass_ensemble_that_beats_boosting_alone():
         flags = report.samples["is_label_issue"].to_numpy(bool)
         return 2 * (flags & flipped).sum() / (flags.sum() + flipped.sum())
 
-    auto = dataaudit.scan(X.astype(np.float32), y, checks="label_issues")
-    boosting = dataaudit.scan(X.astype(np.float32), y, checks="label_issues", model="hgb")
-    assert auto.summary["probe"]["model"] == "ensemble" and auto.summary["probe"]["passes"] == 1
+    auto = dataaudit.scan(X, y, checks="label_issues")
+    one_pass = dataaudit.scan(X, y, checks="label_issues", options={"probe": {"passes": 1}})
+    boosting = dataaudit.scan(X, y, checks="label_issues", model="hgb")
+    info = auto.summary["probe"]
+    assert info["model"] == "ensemble" and info["passes"] == 3 and info["averaged_last_passes"] == 2
+    assert info["refit_members"] == ["mlp_64x2"] * 3
+    def agreement(report):  # with the true labels: what a model trained on the remedies learns
+        return (report.samples["predicted_label"].to_numpy() == y_true).mean()
+
     assert f1(auto) > 0.78                  # measured 0.81; boosting alone 0.73
     assert f1(auto) > f1(boosting)
+    assert agreement(auto) > agreement(one_pass) + 0.004, (agreement(auto), agreement(one_pass))  # 0.927 vs 0.919
+
+
+def test_auto_above_5k_makes_one_pass_on_nearly_clean_data():
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(6_000, 16, n_informative=8, n_clusters_per_class=1, class_sep=2.0,
+                               flip_y=0, random_state=2)
+    report = dataaudit.scan(X.astype(np.float32), y, checks="label_issues")
+    assert report.summary["probe"]["passes"] == 1
+    assert report.samples["is_label_issue"].mean() < 0.05
 
 
 def test_large_ensemble_refits_and_finds_planted_noise():
