@@ -19,7 +19,7 @@ BLAS-backed exact search and inverted-file approximate search):
   recall@10 0.49; quantised, 2 cells per sqrt(n), 24 probed, 38-45 s at 0.55; 1 per sqrt(n),
   12 probed, 35 s at 0.51 (16 probed: 41 s, 0.56). On data without low-dimensional structure (the scale
   bench's Gaussian clusters in 64 dimensions) the codes rank candidates less well: recall@10 at 1M
-  0.75 -> 0.34, but the neighbours found are barely farther than the true ones (300k rows: mean
+  0.75 -> 0.33, but the neighbours found are barely farther than the true ones (300k rows: mean
   distance to the 10 found / to the true 10, median 1.03, 95th percentile 1.06; the float cells
   1.002 / 1.014), which is what the outlier ratios and the duplicate threshold read.
 
