@@ -13,11 +13,13 @@ BLAS-backed exact search and inverted-file approximate search):
   iterations) on a subsample, probing 16 cells per query;
 - larger (``PQ_MIN_ROWS``): ``sqrt(n)`` cells holding 4-bit product-quantised codes scanned
   with SIMD (``IndexIVFPQFastScan``, two dimensions per code), probing 12 cells, and the best
-  ``8 k`` candidates re-ranked by their exact distances (``IndexRefineFlat``): distances stay
+  ``4 k`` candidates re-ranked by their exact distances (``IndexRefineFlat``): distances stay
   exact, and scanning a cell costs a fraction of the float scan. 1M x 64 (forum-like clusters,
   one run each, the machine nearly quiet): float cells (2 per sqrt(n)), 16 probed, 91 s at
   recall@10 0.49; quantised, 2 cells per sqrt(n), 24 probed, 38-45 s at 0.55; 1 per sqrt(n),
-  12 probed, 35 s at 0.51 (16 probed: 41 s, 0.56). On data without low-dimensional structure (the scale
+  12 probed, 35 s at 0.51 (16 probed: 41 s, 0.56); re-ranking 4 k instead of 8 k candidates
+  cuts the search by a quarter for recall 0.52 -> 0.49 (a busy host had pushed the 1M record
+  scan over its 60 s). On data without low-dimensional structure (the scale
   bench's Gaussian clusters in 64 dimensions) the codes rank candidates less well: recall@10 at 1M
   0.75 -> 0.33, but the neighbours found are barely farther than the true ones (300k rows: mean
   distance to the 10 found / to the true 10, median 1.03, 95th percentile 1.06; the float cells
@@ -54,7 +56,10 @@ RECALL_QUERIES = 1000
 PQ_MIN_ROWS = 500_000
 PQ_CELLS_PER_SQRT_N = 1
 PQ_N_PROBE = 12
-PQ_RERANK_FACTOR = 8
+PQ_RERANK_FACTOR = 4
+#: Queries of the recall measurement above PQ_MIN_ROWS: their exact search alone took 5.7 s at
+#: 1M x 64 with 1000 (recall's standard error with 250 is still about 0.02).
+PQ_RECALL_QUERIES = 250
 SPARSE_ROWS = 100_000
 
 
@@ -311,7 +316,8 @@ def build_neighbor_graph(
         dist[missing] = np.inf
     if method != "exact":
         rng = np.random.default_rng(random_state + 1)
-        q = np.sort(rng.choice(n, size=min(RECALL_QUERIES, n), replace=False))
+        n_queries = RECALL_QUERIES if method == "ivf" else PQ_RECALL_QUERIES
+        q = np.sort(rng.choice(n, size=min(n_queries, n), replace=False))
         exact = faiss.IndexFlatL2(d)
         exact.add(Z)
         _, I_exact = exact.search(Z[q], k + 1)
