@@ -21,9 +21,9 @@ BLAS-backed exact search and inverted-file approximate search):
   cuts the search by a quarter for recall 0.52 -> 0.49 (a busy host had pushed the 1M record
   scan over its 60 s). On data without low-dimensional structure (the scale
   bench's Gaussian clusters in 64 dimensions) the codes rank candidates less well: recall@10 at 1M
-  0.75 -> 0.33, but the neighbours found are barely farther than the true ones (300k rows: mean
-  distance to the 10 found / to the true 10, median 1.03, 95th percentile 1.06; the float cells
-  1.002 / 1.014), which is what the outlier ratios and the duplicate threshold read.
+  0.75 -> 0.24, but the neighbours found are only a few percent farther than the true ones (300k
+  rows: mean distance to the 10 found / to the true 10, median 1.05, 95th percentile 1.08; the
+  float cells 1.002 / 1.014), which is what the outlier ratios and the duplicate threshold read.
 
 The recall@k against exact search is measured on a seeded subsample of queries and stored in
 ``NeighborGraph.recall``.
