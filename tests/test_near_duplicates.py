@@ -56,6 +56,8 @@ def test_approximate_paths_match_exact_on_duplicates(method, width):
     exact = build_neighbor_graph(X, 5, method="exact")
     approx = build_neighbor_graph(X, 5, method=method, random_state=0)
     assert approx.method == method and 0.3 < approx.recall <= 1
+    assert 1.0 <= approx.distance_ratio < 1.2
+    assert approx.info()["distance_ratio"] == approx.distance_ratio
     assert (approx.indices[2900:, 0] == np.arange(100)).all()
     assert (exact.indices[2900:, 0] == np.arange(100)).all()
     same = approx.indices == exact.indices
