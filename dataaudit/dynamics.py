@@ -401,20 +401,20 @@ IVF_MIN_REFERENCE = 4_000
 IVF_PROBE_SHARE = 0.05
 
 
-def neighbour_votes(embedding: np.ndarray, labels: np.ndarray, n_classes: int, ks=(POOL_K, VOTE_K), *,
-                    random_state: int = 0) -> dict[int, np.ndarray]:
+def neighbour_votes(embedding: np.ndarray, labels: np.ndarray, n_classes: int, k: int = VOTE_K, *,
+                    random_state: int = 0) -> np.ndarray:
     """Deep kNN (Bahri et al. 2020): per row, class probabilities from the given labels of its
     nearest neighbours in the network's own representation, the row itself left out.
 
     Cosine neighbours (L2-normalised rows; faiss, exact, or from ``IVF_MIN_REFERENCE`` reference rows
     on an inverted-file search probing a twentieth of its cells) among at most ``REFERENCE_ROWS`` rows; the j-th of k neighbours votes with weight ``1 - j/k`` (by rank, not distance, which
-    lets one near neighbour dominate in large data). Returns ``{k: (m, n_classes)}`` for each k.
+    lets one near neighbour dominate in large data). Returns (m, n_classes).
 
     Examples
     --------
     >>> Z = np.r_[np.zeros((5, 2)) + [1, 0], np.zeros((5, 2)) + [0, 1]] + np.arange(10)[:, None] * 1e-3
     >>> y = np.array([0, 0, 0, 0, 1, 1, 1, 1, 1, 1])   # row 4 sits among the 0s with label 1
-    >>> votes = neighbour_votes(Z, y, 2, ks=(3,))[3]
+    >>> votes = neighbour_votes(Z, y, 2, k=3)
     >>> bool(votes[4, 0] > 0.9), bool(votes[5, 1] > 0.9)
     (True, True)
     """
@@ -427,7 +427,7 @@ def neighbour_votes(embedding: np.ndarray, labels: np.ndarray, n_classes: int, k
     m = len(Z)
     rng = np.random.default_rng(random_state)
     ref = np.arange(m) if m <= REFERENCE_ROWS else np.sort(rng.choice(m, REFERENCE_ROWS, replace=False))
-    k_max = min(max(ks), len(ref) - 1)
+    k = min(k, len(ref) - 1)
     d = Z.shape[1]
     if VOTE_INDEX == "ivf" and len(ref) >= IVF_MIN_REFERENCE:
         # Approximate search over cells of the reference rows: a vote of 50 ranks barely moves
@@ -439,30 +439,24 @@ def neighbour_votes(embedding: np.ndarray, labels: np.ndarray, n_classes: int, k
     else:
         index = faiss.IndexFlatIP(d)
     index.add(Z[ref])
-    neighbours = np.empty((m, k_max), np.int64)
+    neighbours = np.empty((m, k), np.int64)
     step = chunk_rows(Z.shape[1])
     for s in range(0, m, step):
-        _, found = index.search(Z[s:s + step], k_max + 1)
+        _, found = index.search(Z[s:s + step], k + 1)
         found = np.where(found >= 0, ref[np.maximum(found, 0)], -1)
         own = found == np.arange(s, s + len(found))[:, None]
         # Leave the row itself out (or, when it is not a reference, the last of k + 1).
-        drop = np.where(own.any(axis=1), own.argmax(axis=1), k_max)
+        drop = np.where(own.any(axis=1), own.argmax(axis=1), k)
         keep = np.ones(found.shape, bool)
         keep[np.arange(len(found)), drop] = False
-        neighbours[s:s + step] = found[keep].reshape(len(found), k_max)
-    votes = {}
-    neighbour_labels = labels[neighbours]
-    row_offset = np.arange(m)[:, None] * n_classes
-    for k in ks:
-        used = min(k, k_max)
-        rank_weight = np.broadcast_to(1.0 - np.arange(used) / used, (m, used))
-        # Unfound neighbours (IVF cells too small) come back as -1: they do not vote.
-        found = neighbours[:, :used] >= 0
-        cells = (row_offset + neighbour_labels[:, :used])[found]
-        probs = np.bincount(cells, weights=rank_weight[found], minlength=m * n_classes).reshape(m, n_classes)
-        probs /= np.maximum(probs.sum(axis=1, keepdims=True), 1e-12)
-        votes[k] = (1 - _SMOOTH) * probs + _SMOOTH / n_classes
-    return votes
+        neighbours[s:s + step] = found[keep].reshape(len(found), k)
+    rank_weight = np.broadcast_to(1.0 - np.arange(k) / k, (m, k))
+    # Unfound neighbours (IVF cells too small) come back as -1: they do not vote.
+    found = neighbours >= 0
+    cells = (np.arange(m)[:, None] * n_classes + labels[neighbours])[found]
+    probs = np.bincount(cells, weights=rank_weight[found], minlength=m * n_classes).reshape(m, n_classes)
+    probs /= np.maximum(probs.sum(axis=1, keepdims=True), 1e-12)
+    return (1 - _SMOOTH) * probs + _SMOOTH / n_classes
 
 
 def pool(from_run: np.ndarray, from_probe: np.ndarray, weight: float = POOL_WEIGHT) -> np.ndarray:
@@ -484,7 +478,7 @@ def run_probabilities(record: TrainingRecord, n_classes: int, k: int = VOTE_K, *
     :func:`record_probabilities`."""
     if not record.embeddings:
         return record_probabilities(record)
-    votes = [neighbour_votes(e, record.labels, n_classes, ks=(k,), random_state=random_state)[k] for e in record.embeddings]
+    votes = [neighbour_votes(e, record.labels, n_classes, k, random_state=random_state) for e in record.embeddings]
     return np.mean(votes, axis=0)
 
 
