@@ -205,6 +205,11 @@ def ivf_index(d: int, n_cells: int, *, random_state: int, inner_product: bool = 
         index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, n_cells, faiss.METRIC_INNER_PRODUCT)
     else:
         index = faiss.IndexIVFFlat(faiss.IndexFlatL2(d), d, n_cells)
+    return _seeded(index, random_state, iterations)
+
+
+def _seeded(index, random_state: int, iterations: int | None):
+    """``index`` (an inverted file) with its k-means seeded, and ``iterations`` of it when given."""
     index.cp.seed = int(random_state) % (2**31)
     if iterations is not None:
         index.cp.niter = iterations
@@ -235,9 +240,7 @@ def _pq_index(d: int, n_cells: int, *, random_state: int):
     import faiss
 
     codes, _ = pq_codes(d)
-    ivf = faiss.IndexIVFPQFastScan(faiss.IndexFlatL2(d), d, n_cells, codes, 4)
-    ivf.cp.seed = int(random_state) % (2**31)
-    ivf.cp.niter = TRAIN_ITERATIONS
+    ivf = _seeded(faiss.IndexIVFPQFastScan(faiss.IndexFlatL2(d), d, n_cells, codes, 4), random_state, TRAIN_ITERATIONS)
     ivf.nprobe = min(PQ_N_PROBE, n_cells)
     index = faiss.IndexRefineFlat(ivf)
     index.k_factor = PQ_RERANK_FACTOR
