@@ -22,7 +22,8 @@ import time
 
 import numpy as np
 
-from .common import cv_logistic_pred_probs, flip_labels, make_tabular, md_table
+from .common import cv_logistic_pred_probs, flip_labels, md_table
+from .dynamics import forum_data, forum_net
 
 TITLE = "Downstream: training with dataaudit's weights and cleaned data"
 
@@ -32,13 +33,7 @@ def keras_accuracy(X_tr, y_tr, X_te, y_te, weights=None, *, epochs, seed):
     import keras
 
     keras.utils.set_random_seed(seed)
-    model = keras.Sequential([
-        keras.Input((X_tr.shape[1],)),
-        keras.layers.Dense(16, activation="relu"),
-        keras.layers.Dense(16, activation="relu"),
-        keras.layers.Dense(1, activation="sigmoid"),
-    ])
-    model.compile(loss="binary_crossentropy", optimizer=keras.optimizers.Adam(learning_rate=0.01))
+    model = forum_net(X_tr.shape[1])
     model.fit(X_tr, y_tr, sample_weight=weights, epochs=epochs, batch_size=200, shuffle=True, verbose=0)
     return float(((model.predict(X_te, batch_size=4096, verbose=0)[:, 0] > 0.5) == y_te).mean())
 
@@ -54,12 +49,8 @@ def sklearn_accuracy(X_tr, y_tr, X_te, y_te, weights=None, *, seed):
 def one_setting(noise: float, *, n_train: int, epochs: int, seed: int):
     import dataaudit
     from cleanlab.filter import find_label_issues
-    from sklearn.preprocessing import StandardScaler
 
-    X, y = make_tabular(n_train + 10_000, 64, 2, seed=3)
-    scaler = StandardScaler().fit(X[:n_train])
-    X = scaler.transform(X).astype(np.float32)
-    X_tr, y_true, X_te, y_te = X[:n_train], y[:n_train], X[n_train:], y[n_train:]
+    X_tr, y_true, X_te, y_te = forum_data(n_train)
     y_noisy, flipped = flip_labels(y_true, noise, "symmetric", seed) if noise else (y_true.copy(), np.zeros(n_train, bool))
 
     t0 = time.perf_counter()
