@@ -89,3 +89,29 @@ def test_small_ensemble_on_a_nonlinear_table_beats_its_equal_mean():
     res = probe.run_probe(X.astype(np.float32), y_noisy, 2, "ensemble")
     # Logistic regression is clearly worse on clusters at hypercube vertices: it is left out.
     assert "logistic" in res.info.get("members_left_out", [])
+    # What a refit leaves out is chosen by the mean of all members (the gate is for the verdict).
+    assert res.refit_probs is not None
+    assert not np.allclose(res.refit_probs, res.pred_probs)
+
+
+def test_the_small_ensembles_refit_leaves_out_what_all_its_members_flag():
+    from sklearn.datasets import make_classification
+
+    from dataaudit.confident import find_issues
+
+    X, y = make_classification(600, 30, n_informative=16, n_redundant=8, n_clusters_per_class=2,
+                               class_sep=2.0, flip_y=0.0, random_state=0)
+    y_noisy = np.where(np.random.default_rng(4).random(600) < 0.1, 1 - y, y)
+    X = X.astype(np.float32)
+    seen = []
+
+    def flag(labels, probs):
+        seen.append(probs)
+        return find_issues(labels, probs)
+
+    result = probe.fit_out_of_sample(X, y_noisy, 2, "auto", flag=flag, random_state=0)
+    first = probe.run_probe(X, y_noisy, 2, "ensemble", random_state=0)
+    assert result.info["passes"] == 2 and len(seen) == 1
+    assert first.info.get("members_left_out") and np.allclose(seen[0], first.refit_probs)
+    # ... and the verdict's probabilities are the gated ones of the refit.
+    assert "logistic" in result.info.get("members_left_out", [])
