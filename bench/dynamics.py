@@ -430,6 +430,63 @@ def remedy(quick: bool):
             f"{table}\n\n" + "\n".join(notes) + "\n")
 
 
+def _weight_shapes_of(report) -> dict:
+    """From one report: its ``sample_weight()`` (a flagged label's factor is its label_quality) and
+    other shapes of the label factor, every other check's factor kept, each scaled to mean 1."""
+    s = report.samples
+    flagged = s["is_label_issue"].to_numpy(bool)
+    quality = np.clip(s["label_quality"].to_numpy(float), 1e-6, 1.0)
+    w = report.sample_weight()
+    rest = np.where(flagged, w / quality, w)  # every other check's factor, and the scale
+    rho = flagged.mean()
+    # P(the given label is right | the probe's probability of it), under symmetric noise at the flagged rate
+    posterior = (1 - rho) * quality / ((1 - rho) * quality + rho * (1 - quality))
+    shapes = {
+        "label_quality (the default)": w,
+        "0 (flagged rows dropped)": np.where(flagged, 0.0, w),
+        "sqrt(label_quality)": rest * np.where(flagged, np.sqrt(quality), 1.0),
+        "P(label right), every row": rest * posterior,
+    }
+    return {k: v * (np.count_nonzero(v) / v.sum()) for k, v in shapes.items()}
+
+
+def weight_shapes(seeds=(0, 1, 2), keras_seeds=(1, 2)) -> str:
+    """Run by hand (not part of the suite): which factor for a flagged label retrains best?
+
+    ``python -c "from bench.dynamics import weight_shapes; print(weight_shapes())"``. The forum
+    setting of the remedy loop; per noise seed s, the run with the callback (Keras seed 1000·s),
+    the default scan and the run's scan, and per shape of the flagged rows' factor a retrain with
+    each Keras seed 1000·s + j.
+    """
+    import dataaudit
+
+    X, y, X_te, y_te = forum_data()
+    kw = {"epochs": 30, "fit_kw": FORUM_FIT}
+    gaps: dict = {}
+    for seed in seeds:
+        y_noisy, flipped = flip_labels(y, 0.2, "symmetric", seed)
+        m, cb, _ = fit(forum_net, X, y_noisy, seed=1000 * seed, record=True, **kw)
+        a = accuracy(m, X_te, y_te)
+        m, _, _ = fit(forum_net, X, y, seed=1000 * seed, record=False, **kw)
+        d = accuracy(m, X_te, y_te)
+        for source, report in (("default scan", dataaudit.scan(X, y_noisy, random_state=seed)),
+                               ("run only", dataaudit.scan(X, y_noisy, dynamics=cb, random_state=seed))):
+            for shape, w in _weight_shapes_of(report).items():
+                for j in keras_seeds:
+                    m, _, _ = fit(forum_net, X, y_noisy, seed=1000 * seed + j, record=False, weights=w, **kw)
+                    gaps.setdefault((source, shape), []).append((accuracy(m, X_te, y_te) - a) / (d - a))
+                    _say(f"weights seed {seed} {source} {shape} keras {j}: gap {gaps[(source, shape)][-1]:.0%}")
+            # Not a weight: the flagged rows kept with their suggested label (clean_data(relabel=True)).
+            X_fixed, y_fixed = report.clean_data(X, y_noisy, relabel=True)
+            for j in keras_seeds:
+                m, _, _ = fit(forum_net, X_fixed, y_fixed, seed=1000 * seed + j, record=False, **kw)
+                gaps.setdefault((source, "clean_data(relabel=True), no weights"), []).append((accuracy(m, X_te, y_te) - a) / (d - a))
+    rows = [[source, shape, f"{np.mean(v):.0%}", f"{np.std(v, ddof=1):.0%}", len(v)] for (source, shape), v in gaps.items()]
+    return (f"Weight shapes (forum 50k x 64, 20% flipped; noise seeds {list(seeds)}, Keras seeds "
+            f"{list(keras_seeds)} per seed): gap recovered after one retrain.\n\n"
+            + md_table(["weights from", "a flagged row's label factor", "mean gap", "SD", "retrains"], rows) + "\n")
+
+
 # ----------------------------------------------------------------------------- the suite
 
 
