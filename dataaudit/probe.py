@@ -530,6 +530,10 @@ def _kept_members(member_probs: np.ndarray, member_has: np.ndarray, labels: np.n
     return accuracy >= accuracy.max() - MEMBER_GAP
 
 
+def _row_normalised(probs: np.ndarray) -> np.ndarray:
+    return probs / np.maximum(probs.sum(axis=1, keepdims=True), _EPS)
+
+
 def _without(train: np.ndarray, exclude: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """``train`` minus the excluded rows, except for classes that would lose every member."""
     kept = train[~exclude[train]]
@@ -615,24 +619,18 @@ def run_probe(
                     j = next(i for i, m in enumerate(model.estimators) if m is e)
                     member_probs[j, te], member_has[j, te] = p, True
             probs[te] = np.mean(fold_probs, axis=0)
+        if len(singletons):
+            probs[~cv_mask] = prior
         if gated:
             kept = _kept_members(member_probs, member_has, labels)
             if not kept.all():
-                all_members = probs.copy()
+                all_members = _row_normalised(probs)
                 weight = member_has[kept].sum(axis=0)
-                probs[cv_mask] = (member_probs[kept].sum(axis=0)[cv_mask]
-                                  / np.maximum(weight[cv_mask], 1)[:, None])
                 # A row only a dropped member judged (none today) keeps the mean of all.
-                lone = cv_mask & (weight == 0)
-                probs[lone] = (member_probs.sum(axis=0)[lone] / np.maximum(member_has.sum(axis=0)[lone], 1)[:, None])
+                judged = cv_mask & (weight > 0)
+                probs[judged] = member_probs[kept].sum(axis=0)[judged] / weight[judged][:, None]
                 gate_info = [m for m, k in zip(model.members, kept) if not k]
-        if len(singletons):
-            probs[~cv_mask] = prior
-            if all_members is not None:
-                all_members[~cv_mask] = prior
-    probs = probs / np.maximum(probs.sum(axis=1, keepdims=True), _EPS)
-    if all_members is not None:
-        all_members = all_members / np.maximum(all_members.sum(axis=1, keepdims=True), _EPS)
+    probs = _row_normalised(probs)
     accuracy = float((probs.argmax(axis=1) == labels).mean())
     info = {
         "model": model.name,
