@@ -330,6 +330,15 @@ def scan_time(quick: bool, big_sizes=((1_000_000, 3), (200_000, 5))):
 # ----------------------------------------------------------------------------- 4. remedy loop
 
 
+def forum_baselines(X, y, y_noisy, X_te, y_te, *, seed: int, **kw):
+    """The forum network trained on the noisy labels with the callback and on the true labels
+    (same Keras seed): ``(callback, (a) accuracy, (d) accuracy)``, the ends of the gap."""
+    m, cb, _ = fit(forum_net, X, y_noisy, seed=seed, record=True, **kw)
+    a = accuracy(m, X_te, y_te)
+    m, _, _ = fit(forum_net, X, y, seed=seed, record=False, **kw)
+    return cb, a, accuracy(m, X_te, y_te)
+
+
 def remedy_seed(seed: int, *, n_train: int, epochs: int, with_default: bool = True):
     import dataaudit
 
@@ -337,10 +346,7 @@ def remedy_seed(seed: int, *, n_train: int, epochs: int, with_default: bool = Tr
     y_noisy, flipped = flip_labels(y, 0.2, "symmetric", seed)
     kw = {"epochs": epochs, "fit_kw": FORUM_FIT}
     base = 1000 * seed
-    m, cb, _ = fit(forum_net, X, y_noisy, seed=base, record=True, **kw)
-    a = accuracy(m, X_te, y_te)
-    m, _, _ = fit(forum_net, X, y, seed=base, record=False, **kw)
-    d = accuracy(m, X_te, y_te)
+    cb, a, d = forum_baselines(X, y, y_noisy, X_te, y_te, seed=base, **kw)
     out = {"a": a, "d": d}
     first = cb
     for r in (1, 2):
@@ -465,10 +471,7 @@ def weight_shapes(seeds=(0, 1, 2), keras_seeds=(1, 2)) -> str:
     gaps: dict = {}
     for seed in seeds:
         y_noisy, flipped = flip_labels(y, 0.2, "symmetric", seed)
-        m, cb, _ = fit(forum_net, X, y_noisy, seed=1000 * seed, record=True, **kw)
-        a = accuracy(m, X_te, y_te)
-        m, _, _ = fit(forum_net, X, y, seed=1000 * seed, record=False, **kw)
-        d = accuracy(m, X_te, y_te)
+        cb, a, d = forum_baselines(X, y, y_noisy, X_te, y_te, seed=1000 * seed, **kw)
         for source, report in (("default scan", dataaudit.scan(X, y_noisy, random_state=seed)),
                                ("run only", dataaudit.scan(X, y_noisy, dynamics=cb, random_state=seed))):
             for shape, w in _weight_shapes_of(report).items():
