@@ -63,10 +63,10 @@ def _option_estimators(option: str, n: int):
     from sklearn.decomposition import PCA
     from sklearn.pipeline import make_pipeline
 
-    from dataaudit.probe import _builtin
+    from dataaudit.probe import build_member
 
-    networks = [_builtin("mlp_64x2", n, i + 1) for i in range(3)]
-    boosting = _builtin("hgb_50", n, 0)  # n_features not given: on the raw pixels
+    networks = [build_member("mlp_64x2", n, i + 1) for i in range(3)]
+    boosting = build_member("hgb_50", n, 0)  # n_features not given: on the raw pixels
     pca = PCA(64, svd_solver="randomized", random_state=0)
     if option == "boosting + 3 networks, raw pixels (before)":
         return [boosting, *networks]
@@ -92,12 +92,12 @@ OPTIONS = [
 
 def probe_option(option: str, n: int) -> dict:
     from dataaudit.confident import find_issues
-    from dataaudit.probe import ProbeModel, run_probe
+    from dataaudit.probe import ProbePlan, n_folds_for, run_probe
 
     X, y, flipped, truth = digits_images(n)
     X = X.reshape(n, -1).astype(np.float32)
     estimators = tuple(_option_estimators(option, n))
-    model = ProbeModel("option", estimators, None, 1)
+    model = ProbePlan("option", estimators, None, n_folds_for(np.bincount(y)), 1)
     t0 = time.perf_counter()
     result = run_probe(X, y, 10, model, random_state=0)
     seconds = time.perf_counter() - t0

@@ -5,15 +5,16 @@
 >>> report.samples, report.summary           # doctest: +SKIP
 """
 
-__version__ = "0.1.0"
-
+from ._version import __version__
 from .errors import DataAuditError, InputError, InputTypeError, OutputError, UsageError  # noqa: E402
+from .recorder import TrainingRecorder  # noqa: E402
 from .report import Report  # noqa: E402
 from .scan import scan  # noqa: E402
 
 __all__ = [
     "scan",
     "Report",
+    "TrainingRecorder",
     "DataAuditError",
     "InputError",
     "InputTypeError",

@@ -31,7 +31,7 @@ def _root(
     version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True),
 ) -> None:
     if version:
-        from . import __version__
+        from ._version import __version__
 
         typer.echo(f"dataaudit {__version__}")
         raise typer.Exit(0)

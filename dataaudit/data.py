@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError, InputTypeError, param
+from .labels import is_one_hot
 from .utils import chunk_rows
 
 
@@ -222,7 +223,7 @@ def encode_labels(y: Any, n_samples: int, notes: list[str], what: str = "y") -> 
             m = y.astype(float)
         except (TypeError, ValueError):
             raise InputError(f"{param(what)} has shape {y.shape}: give one label per sample") from None
-        if m.shape[0] == n_samples and np.isin(m, (0.0, 1.0)).all() and (m.sum(axis=1) == 1).all():
+        if m.shape[0] == n_samples and is_one_hot(m):
             notes.append(f"{param(what)} was one-hot encoded ({m.shape[1]} columns): converted to class indices")
             y = m.argmax(axis=1).astype(np.int64)
         elif np.isfinite(m).all() and (m >= 0).all() and np.allclose(m.sum(axis=1), 1.0, atol=1e-3):

@@ -26,6 +26,8 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError, param
+from .labels import output_columns
+from .probabilities import ProbeResult, cross_entropy
 from .utils import chunk_rows
 
 #: What an ``.npz`` record says it is, and the version of its layout.
@@ -222,6 +224,8 @@ def _loaded(array: np.ndarray | None) -> np.ndarray | None:
 # ----------------------------------------------------------------------------- matching X and y
 
 
+#: The fingerprint of a record made without X.
+NO_FINGERPRINT = 0
 #: Rows and values the fingerprint of X reads: enough to tell data apart, cheap at any size.
 FINGERPRINT_ROWS = 64
 FINGERPRINT_VALUES = 256
@@ -259,22 +263,6 @@ def fingerprint(X: np.ndarray) -> int:
     return int(mixed ^ np.uint64(n) ^ (np.uint64(flat.shape[1]) << np.uint64(40)))
 
 
-def output_columns(classes: np.ndarray, n_outputs: int) -> np.ndarray:
-    """The network's output column of each class: the class's own value when the labels are
-    the integers the network was trained with, else its position in sorted order (as
-    scikit-learn's LabelEncoder gives it).
-
-    Examples
-    --------
-    >>> output_columns(np.array([1, 2]), 3).tolist(), output_columns(np.array(["cat", "dog"]), 2).tolist()
-    ([1, 2], [0, 1])
-    """
-    classes = np.asarray(classes)
-    if classes.dtype.kind in "iu" and classes.min() >= 0 and classes.max() < max(n_outputs, 2):
-        return classes.astype(np.int64)
-    return np.arange(len(classes), dtype=np.int64)
-
-
 def match(record: TrainingRecord, X: np.ndarray, labels: np.ndarray, classes: np.ndarray) -> np.ndarray:
     """Check that ``record`` was made on these rows and labels; return each class's output column.
 
@@ -284,7 +272,8 @@ def match(record: TrainingRecord, X: np.ndarray, labels: np.ndarray, classes: np
     if record.n_rows != n:
         raise InputError(f"the {param('dynamics')} record was made on {record.n_rows:,} rows but X has {n:,}: "
                          "give the callback and the scan the same X (the whole array given to fit)")
-    if fingerprint(X) != record.fingerprint:
+    # A record made without X (TrainingRecorder(y) alone) has no fingerprint to compare.
+    if record.fingerprint != NO_FINGERPRINT and fingerprint(X) != record.fingerprint:
         raise InputError(f"the {param('dynamics')} record was made on other data than X (other rows, or in another "
                          "order): give the scan the X you trained on")
     columns = output_columns(classes, record.n_outputs)
@@ -327,17 +316,51 @@ def variability(p_given: np.ndarray) -> np.ndarray:
     return np.asarray(p_given, np.float64).std(axis=1)
 
 
+def is_right(margin: np.ndarray) -> np.ndarray:
+    """Per row and recorded epoch, whether the network's answer is the row's label: a positive
+    margin of the label over the best other class.
+
+    Examples
+    --------
+    >>> is_right(np.array([[0.5, -0.1, 0.0]])).tolist()
+    [[True, False, False]]
+    """
+    return np.asarray(margin, np.float32) > 0
+
+
+def forgotten(margin: np.ndarray) -> np.ndarray:
+    """Per row and step between consecutive recorded epochs, whether the row went from right to
+    wrong (a forgetting event, Toneva et al. 2019): shape (m, E - 1)."""
+    right = is_right(margin)
+    return right[:, :-1] & ~right[:, 1:]
+
+
 def forgetting_events(margin: np.ndarray) -> np.ndarray:
-    """How many times a row goes from right (a positive margin) to wrong between consecutive
-    recorded epochs (Toneva et al. 2019).
+    """How many times a row goes from right to wrong between consecutive recorded epochs.
 
     Examples
     --------
     >>> forgetting_events(np.array([[2.0, -1.0, 1.0, -3.0]])).tolist()
     [2]
     """
-    right = np.asarray(margin, np.float32) > 0
-    return (right[:, :-1] & ~right[:, 1:]).sum(axis=1).astype(np.int64)
+    return forgotten(margin).sum(axis=1).astype(np.int64)
+
+
+#: A row forgotten this many times or more is "often forgotten".
+OFTEN_FORGOTTEN = 2
+
+
+def never_learned(margin: np.ndarray, in_training: np.ndarray) -> np.ndarray:
+    """Training rows whose label lost to another class on average over the run (a negative area
+    under the margin) and still does at its end: a row learned late, as a hard but right one
+    is, was learned.
+
+    Examples
+    --------
+    >>> never_learned(np.array([[-1.0, -0.5], [-2.0, 1.0], [-1.0, -1.0]]), np.array([True, True, False])).tolist()
+    [True, False, False]
+    """
+    return np.asarray(in_training, bool) & (aum(margin) < 0) & ~is_right(np.asarray(margin)[:, -1:])[:, 0]
 
 
 # ----------------------------------------------------------------------------- label evidence
@@ -492,8 +515,6 @@ def evidence(record: TrainingRecord, labels: np.ndarray, n_classes: int, *, prob
     Measured in docs/benchmarks.md: the run alone is close to the default probe, pooled it is at
     least as good as either.
     """
-    from .probe import ProbeResult, cross_entropy
-
     n = len(labels)
     rows = record.rows
     from_run = run_probabilities(record, n_classes, POOL_K if probe is not None else VOTE_K, random_state=random_state)

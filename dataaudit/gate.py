@@ -51,9 +51,13 @@ def parse(expr: str) -> list[Condition]:
 
 def known_metrics() -> dict[str, str]:
     """Every gate metric, mapped to the check that computes it."""
+    from . import doctor
     from .checks import REGISTRY
 
-    return {m: name for name, mod in REGISTRY.items() for m in mod.METRICS}
+    known = {m: name for name, mod in REGISTRY.items() for m in mod.METRICS}
+    # The training doctor runs after the training check and adds its metrics to it.
+    known.update({m: doctor.NAME for m in doctor.METRICS})
+    return known
 
 
 def validate(conditions: list[Condition], checks: Iterable[str]) -> None:

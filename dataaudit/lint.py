@@ -53,6 +53,25 @@ class Problem:
     def to_dict(self) -> dict[str, str]:
         return {"code": self.code, "severity": self.severity, "message": self.message, "fix": self.fix}
 
+    @property
+    def advice(self) -> str:
+        """The fix, as a finding's advice."""
+        return f"Change: {self.fix}."
+
+
+def labels_of(setup: dict[str, Any], classes: Any) -> Labels:
+    """How the labels reach the loss: as the set-up records them (what ``fit`` was given), else
+    from the dataset's classes and the form they were given in (``setup["label_form"]``)."""
+    import numpy as np
+
+    given = setup.get("labels")
+    if given:
+        return Labels(int(given["n_classes"]), given["form"], given.get("low"), given.get("high"))
+    classes = np.asarray(classes)
+    integer = classes.dtype.kind in "iu"
+    form = setup.get("label_form", "integer" if integer else "text")
+    return Labels(len(classes), form, int(classes.min()) if integer else None, int(classes.max()) if integer else None)
+
 
 def _kind(loss: str | None) -> str:
     name = (loss or "").lower().replace("_", "")

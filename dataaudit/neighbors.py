@@ -42,6 +42,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .errors import UsageError, param
 from .utils import CHUNK_ROWS, CHUNK_VALUES, chunk_rows
 
 EXACT_MAX = 20_000
@@ -321,7 +322,7 @@ def build_neighbor_graph(
         index.add(Z)
         d = Z.shape[1]
     else:
-        raise ValueError(f"unknown neighbour method {method!r}")
+        raise UsageError(f"unknown neighbour {param('method')} {method!r}; choose from: auto, exact, ivf, ivf-pq")
     if progress:
         progress(f"neighbours: {method} search of {k} neighbours for {n} samples")
     idx = np.empty((n, k + 1), dtype=np.int64)

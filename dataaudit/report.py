@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -11,7 +11,7 @@ import pandas as pd
 from . import gate as gates
 from . import io, remedies
 from .checks.base import MAX_LISTED, RowVerdict
-from .errors import OutputError, param
+from .errors import OutputError, UsageError, param
 from .utils import plural
 
 SCHEMA_VERSION = "1.0"
@@ -53,6 +53,7 @@ class Report:
         raw: np.ndarray | None = None,
         sample_shape: tuple = (),
         random_state: int = 0,
+        views: Mapping[str, Callable[["Report"], str]] | None = None,
     ) -> None:
         self.samples = samples
         self.summary = summary
@@ -63,6 +64,9 @@ class Report:
         self._labels = labels
         self._classes = classes
         self._random_state = random_state
+        # File name -> the view that renders this report into it (the views import the report,
+        # never the other way round).
+        self._views = dict(views or {})
 
     # ------------------------------------------------------------------ views
     @property
@@ -156,7 +160,7 @@ class Report:
         y = self.samples["label"].to_numpy() if y is None else np.asarray(y)
         n = len(self.samples)
         if len(y) != n or len(X) != n:
-            raise ValueError(f"X and y must have the report's {n} rows")
+            raise UsageError(f"{param('X')} and {param('y')} must have the report's {n} rows, not {len(X)} and {len(y)}")
         y = y.copy()
         drop = remedies.excluded_rows(self.verdicts.values(), n)
         if relabel:
@@ -171,8 +175,9 @@ class Report:
 
     # ------------------------------------------------------------------ files
     def save(self, directory: str | os.PathLike) -> list[str]:
-        """Write ``report.json``, ``samples.csv``, ``sample_weight.npy``, ``split.npz`` and
-        ``report.html`` into ``directory``, each atomically.
+        """Write ``report.json``, ``samples.csv``, ``sample_weight.npy``, ``split.npz`` and the
+        views (``report.html`` for a report made by :func:`dataaudit.scan`) into ``directory``,
+        each atomically.
 
         Only these files are replaced in an existing directory. Returns the paths written.
         """
@@ -190,9 +195,8 @@ class Report:
             io.write_npy(path("sample_weight.npy"), self.sample_weight())
             train, val, excluded = self._split(0.2, self._random_state)
             io.write_npz(path("split.npz"), train=train, val=val, excluded=excluded)
-            from .render.html import render as render_html
-
-            io.write_text(path("report.html"), render_html(self))
+            for name, view in self._views.items():
+                io.write_text(path(name), view(self))
         except OSError as exc:
             raise OutputError(f"cannot write into '{directory}' ({exc.strerror or exc}): choose another {param('directory')}") from None
         return written

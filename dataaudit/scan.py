@@ -15,13 +15,15 @@ from typing import Any, Callable, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from . import __version__, data, dynamics, io, neighbors, probe, remedies
+from . import data, doctor, dynamics, io, neighbors, probe, remedies
+from ._version import __version__
 from .checks import REGISTRY
 from .checks.base import (
     NEED_DYNAMICS, NEED_NEIGHBORS, NEED_PROBE, NEED_SETUP, NEED_TEST, SEVERITY_ORDER, CheckInputs, CheckResult, Finding,
 )
 from .confident import find_issues
 from .errors import InputTypeError, UsageError, param
+from .render.html import render as render_html
 from .report import SCHEMA_VERSION, Report
 from .utils import json_value, resolve_seed
 
@@ -98,7 +100,7 @@ class ScanRequest:
     record: dynamics.TrainingRecord | None = None
     setup: dict[str, Any] | None = None
     pred_probs: np.ndarray | None = None
-    probe_model: probe.ProbeModel | None = None
+    probe_plan: probe.ProbePlan | None = None
     probe_options: dict[str, Any] = field(default_factory=dict)
     skipped: list[Finding] = field(default_factory=list)
 
@@ -135,7 +137,7 @@ def _record_of(given: Any) -> dynamics.TrainingRecord:
     if callable(getattr(given, "record", None)):
         return given.record()
     raise InputTypeError(
-        f"{param('dynamics')} must be an AuditCallback, the path of its saved record or a TrainingRecord, "
+        f"{param('dynamics')} must be a TrainingRecorder, an AuditCallback, the path of a saved record or a TrainingRecord, "
         f"not {type(given).__name__}"
     )
 
@@ -172,9 +174,9 @@ def validate(
     # With a training record and no probe asked for, the run is the evidence: no probe is trained.
     record_only = request.record is not None and not probe.model_given(model)
     if NEED_PROBE in request.needs and request.pred_probs is None and not record_only:
-        request.probe_model = probe.resolve_model(
-            model, dataset.labels, dataset.n_classes, random_state=seed, sample_shape=dataset.sample_shape,
-            **probe_options,
+        request.probe_plan = probe.make_plan(
+            model, np.bincount(dataset.labels, minlength=dataset.n_classes), dataset.sample_shape,
+            random_state=seed, **probe_options,
         )
     if NEED_SETUP in request.needs:
         request.setup = _setup_of(request, model)
@@ -185,11 +187,12 @@ def _setup_of(request: ScanRequest, model: Any) -> dict[str, Any]:
     """The Keras set-up the ``setup`` check reads: the recorded run's, else the given model's."""
     if request.record is not None and request.record.setup:
         return {**request.record.setup, "source": "training record"}
-    from .keras import describe, load_model
+    from .keras.describe import describe
+    from .keras.estimator import load_model
 
     keras_model = model
-    if request.probe_model is not None and hasattr(request.probe_model.estimators[0], "n_classes"):
-        keras_model = request.probe_model.estimators[0].model  # already loaded by the probe
+    if request.probe_plan is not None and hasattr(request.probe_plan.estimators[0], "n_classes"):
+        keras_model = request.probe_plan.estimators[0].model  # already loaded by the probe
     elif probe.is_keras_file(model):
         keras_model = load_model(os.fspath(model))
     return {**describe(keras_model), "label_form": request.dataset.label_form, "source": "model"}
@@ -214,13 +217,17 @@ def _provide_probe(request: ScanRequest) -> Provided:
         result = probe.from_pred_probs(request.pred_probs, ds.labels)
     else:
         result = None
-        if request.probe_model is not None:
+        if request.probe_plan is not None:
             result = probe.fit_out_of_sample(
-                ds.features, ds.labels, ds.n_classes, request.probe_model, flag=find_issues,
+                ds.features, ds.labels, ds.n_classes, request.probe_plan, flag=find_issues,
                 random_state=request.seed, progress=request.say, sample_shape=ds.sample_shape,
             )
         if request.record is not None:
             result = dynamics.evidence(request.record, ds.labels, ds.n_classes, probe=result, random_state=request.seed)
+            broken = doctor.broken_run(request.record, ds.classes)
+            if broken is not None:
+                # Evidence from a run that broke averages in the broken epochs: the label check says so.
+                result.info["broken_run"] = broken
     fields = {"pred_probs": result.pred_probs, "loss": result.loss, "probe_info": result.info,
               "judged": result.judged}
     return Provided(fields, result.info)
@@ -344,9 +351,23 @@ def scan(
     for name in request.selected:
         if request.say:
             request.say(f"check: {name}")
-        inputs.earlier = {r.name: r for r in results}
         results.append(REGISTRY[name].run(inputs, **request.options.get(name, {})))
-    return assemble(request, results, provided)
+    return assemble(request, results, provided, examine_run(request, results))
+
+
+# ----------------------------------------------------------------------------- 3. the doctor stage
+
+
+def examine_run(request: ScanRequest, results: list[CheckResult]) -> doctor.Diagnosis | None:
+    """The training doctor, after every check: the run's symptoms and causes from its record and
+    the checks' row verdicts (when the training check ran)."""
+    if request.record is None or doctor.NAME not in request.selected:
+        return None
+    if request.say:
+        request.say("doctor: reading the run")
+    ds = request.dataset
+    return doctor.examine(request.record, {r.name: r.rows for r in results}, classes=ds.classes,
+                          features=ds.features)
 
 
 # ----------------------------------------------------------------------------- 4. assemble
@@ -369,7 +390,8 @@ def _dataset_summary(request: ScanRequest) -> dict[str, Any]:
     return out
 
 
-def assemble(request: ScanRequest, results: list[CheckResult], provided: dict[str, Provided]) -> Report:
+def assemble(request: ScanRequest, results: list[CheckResult], provided: dict[str, Provided],
+             diagnosis: doctor.Diagnosis | None = None) -> Report:
     """The report: the samples table, the summary and the per-check row verdicts."""
     ds = request.dataset
     n = ds.n_samples
@@ -389,7 +411,12 @@ def assemble(request: ScanRequest, results: list[CheckResult], provided: dict[st
     for r in results:
         findings.extend(r.findings)
     order = {name: i for i, name in enumerate(["input", *REGISTRY])}
-    findings.sort(key=lambda f: (-SEVERITY_ORDER[f.severity], order.get(f.check, len(order))))
+    first: set[int] = set()
+    if diagnosis is not None:
+        findings.extend(diagnosis.findings)
+        # The run's symptoms tell the story the other findings are read in: first at each severity.
+        first = {id(f) for f in diagnosis.findings[:len(diagnosis.symptoms)]}
+    findings.sort(key=lambda f: (-SEVERITY_ORDER[f.severity], -1 if id(f) in first else order.get(f.check, len(order))))
 
     summary: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
@@ -403,7 +430,11 @@ def assemble(request: ScanRequest, results: list[CheckResult], provided: dict[st
             summary[need] = p.summary
     for r in results:
         summary[r.name] = r.figures
-    summary["metrics"] = {k: round(float(v), 6) for r in results for k, v in r.metrics.items()}
+    metrics = {k: v for r in results for k, v in r.metrics.items()}
+    if diagnosis is not None:
+        summary[doctor.NAME]["symptoms"] = [s.to_dict() for s in diagnosis.symptoms]
+        metrics.update(diagnosis.metrics)
+    summary["metrics"] = {k: round(float(v), 6) for k, v in metrics.items()}
     summary["findings"] = [f.to_dict() for f in findings]
     return Report(
         samples,
@@ -415,6 +446,7 @@ def assemble(request: ScanRequest, results: list[CheckResult], provided: dict[st
         raw=ds.raw,
         sample_shape=ds.sample_shape,
         random_state=request.seed,
+        views={"report.html": render_html},
     )
 
 

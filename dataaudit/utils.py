@@ -44,15 +44,26 @@ def tukey_fence(values: np.ndarray, whisker: float = 3.0, floor: float = -np.inf
     return float(max(q3 + whisker * (q3 - q1), floor))
 
 
-def json_value(value: Any) -> Any:
-    """A JSON-ready Python value for a numpy scalar or a label (``np.int64(3)`` -> ``3``).
+def json_value(value: Any, *, digits: int | None = None) -> Any:
+    """A JSON-ready Python value: numpy scalars to Python ones, dicts, lists and tuples
+    recursively; with ``digits``, floats rounded and NaN or infinite ones to None.
 
     Examples
     --------
     >>> json_value(np.int64(3)), json_value(np.str_("cat")), json_value("dog")
     (3, 'cat', 'dog')
+    >>> json_value({"a": (np.float32(0.5), np.nan), "b": np.bool_(True)}, digits=3)
+    {'a': [0.5, None], 'b': True}
     """
-    return value.item() if isinstance(value, np.generic) else value
+    if isinstance(value, dict):
+        return {k: json_value(v, digits=digits) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_value(v, digits=digits) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if digits is not None and isinstance(value, float):
+        return round(value, digits) if np.isfinite(value) else None
+    return value
 
 
 def plural(count: int, singular: str, plural_form: str | None = None) -> str:

@@ -163,7 +163,7 @@ def test_collapse_names_the_epoch_the_setup_and_the_learning_rate():
     assert (s.pattern, s.cause, s.severity, s.last_epoch) == ("collapse", "learning_rate", "critical", 8)
     assert "epoch 9" in s.message and "forgotten" in s.message and "Not the data" in s.advice
     assert "rose from 0.001" in s.advice and "Adam's usual range" in s.advice
-    problems = [("critical", "the loss is binary_crossentropy but the model ends in a 2-unit softmax",
+    problems = [("binary_loss_on_softmax", "critical", "the loss is binary_crossentropy but the model ends in a 2-unit softmax",
                  "Change: keep the softmax head with loss='categorical_crossentropy'.")]
     [s] = _diagnose(run, setup_problems=problems)
     assert s.cause == "setup" and "binary_crossentropy" in s.advice and "learning rate" in s.advice

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 import dataaudit
-from dataaudit.checks.duplicates import accuracy_ceiling, group_label_stats
+from dataaudit.checks.duplicates import accuracy_ceiling
+from dataaudit.groups import group_label_stats
 from dataaudit.rowhash import exact_groups, row_hashes
 
 

@@ -32,8 +32,8 @@ def _has_pca(estimator) -> bool:
 
 def test_wide_inputs_leave_boosting_out_of_the_large_ensemble():
     labels = np.arange(10_000) % 10
-    wide = probe.resolve_model("auto", labels, 10, sample_shape=(28, 28))
-    narrow = probe.resolve_model("auto", labels, 10, sample_shape=(64,))
+    wide = probe.make_plan("auto", np.bincount(labels), (28, 28))
+    narrow = probe.make_plan("auto", np.bincount(labels), (64,))
     assert wide.members == ("mlp_64x2",) * 3
     assert narrow.members == ("hgb_50", "mlp_64x2", "mlp_64x2", "mlp_64x2")
     assert not any(_has_pca(e) for e in narrow.estimators)
@@ -41,11 +41,11 @@ def test_wide_inputs_leave_boosting_out_of_the_large_ensemble():
 
 def test_boosting_gets_a_pca_step_above_the_width_cutoff():
     labels = np.arange(300_000) % 10
-    wide = probe.resolve_model("auto", labels, 10, sample_shape=(probe.WIDE_FEATURES + 1,))
-    narrow = probe.resolve_model("auto", labels, 10, sample_shape=(probe.WIDE_FEATURES,))
+    wide = probe.make_plan("auto", np.bincount(labels), (probe.WIDE_FEATURES + 1,))
+    narrow = probe.make_plan("auto", np.bincount(labels), (probe.WIDE_FEATURES,))
     assert wide.members == ("hgb",) and _has_pca(wide.estimators[0])
     assert not _has_pca(narrow.estimators[0])
-    by_name = probe.resolve_model("hgb", labels[:2_000], 10, sample_shape=(32, 32, 3))
+    by_name = probe.make_plan("hgb", np.bincount(labels[:2_000]), (32, 32, 3))
     assert _has_pca(by_name.estimators[0])
 
 
@@ -74,7 +74,7 @@ def test_member_gate_leaves_out_a_clearly_worse_member():
     bad[np.arange(400), 1 - labels] += 0.1 * (rng.random(400) < 0.3)  # wrong on ~30% of rows
     bad[np.arange(400), labels] += 0.1 * (bad[np.arange(400), 1 - labels] == 0.5)
     members = np.stack([good, good * 0.99 + 0.005, bad])
-    kept = probe._kept_members(members, np.ones((3, 400), bool), labels)
+    kept = probe.kept_members(members, np.ones((3, 400), bool), labels)
     assert kept.tolist() == [True, True, False]
 
 
@@ -89,9 +89,18 @@ def test_small_ensemble_on_a_nonlinear_table_beats_its_equal_mean():
     res = probe.run_probe(X.astype(np.float32), y_noisy, 2, "ensemble")
     # Logistic regression is clearly worse on clusters at hypercube vertices: it is left out.
     assert "logistic" in res.info.get("members_left_out", [])
-    # What a refit leaves out is chosen by the mean of all members (the gate is for the verdict).
+    # What a refit leaves out is chosen by the mean of all members (the gate is for the verdict)...
     assert res.refit_probs is not None
     assert not np.allclose(res.refit_probs, res.pred_probs)
+    # ...and the gated mean finds the planted flips better than the equal mean of all four.
+    from dataaudit.confident import find_issues
+
+    def f1(probs):
+        flagged = find_issues(y_noisy, probs)
+        tp = (flagged & flipped).sum()
+        return 2 * tp / (flagged.sum() + flipped.sum())
+
+    assert f1(res.pred_probs) > f1(res.refit_probs) + 0.02
 
 
 def test_the_small_ensembles_refit_leaves_out_what_all_its_members_flag():

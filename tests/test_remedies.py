@@ -3,7 +3,8 @@ import pytest
 
 import dataaudit
 from dataaudit.checks.base import RowVerdict
-from dataaudit.checks.duplicates import duplicate_weight, group_label_stats
+from dataaudit.checks.duplicates import duplicate_weight
+from dataaudit.groups import group_label_stats
 from dataaudit.remedies import clean_split as split_rows
 from dataaudit.remedies import excluded_rows, sample_weight as weights_of, split_groups
 

@@ -11,13 +11,14 @@ A check is a module with
 
 A check reads only :class:`CheckInputs` (never another check's result or a global object) and
 returns its figures, gate metrics, findings, per-sample columns and one :class:`RowVerdict`:
-the per-row contract that remedies (sample weights, cleaned data and split) and the views
-loop over without knowing which check made it.
+the per-row contract that remedies (sample weights, cleaned data and split), the views and the
+training doctor loop over without knowing which check made it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, Literal
 
 import numpy as np
@@ -31,8 +32,8 @@ SEVERITY_ORDER = {"info": 0, "warning": 1, "critical": 2}
 NEED_PROBE = "probe"  # predicted probabilities (out-of-sample, or from the training record) and per-sample loss
 NEED_NEIGHBORS = "neighbors"  # the shared kNN graph
 NEED_TEST = "test"  # a held-out split (X_test, y_test)
-NEED_DYNAMICS = "dynamics"  # the record of the user's own Keras run (AuditCallback)
-NEED_SETUP = "setup"  # a Keras model's set-up (output layer, loss, optimizer), described as data
+NEED_DYNAMICS = "dynamics"  # the record of the user's own training run (TrainingRecorder, AuditCallback)
+NEED_SETUP = "setup"  # the model's set-up (output layer, loss, optimizer), described as data
 
 #: Rows a check lists in its figures (the worst first); the samples table has them all.
 MAX_LISTED = 50
@@ -73,6 +74,18 @@ class Finding:
         }
 
 
+class RowCause(str, Enum):
+    """What a check's flagged rows do to training, when they are a cause of its trouble (the
+    training doctor reads the verdicts by this, never by a check's name or column)."""
+
+    LABEL_NOISE = "label_noise"
+    OUTLIERS = "outliers"
+    CONFLICTING_DUPLICATES = "conflicting_duplicates"
+
+    def __str__(self) -> str:
+        return self.value
+
+
 @dataclass
 class RowVerdict:
     """What a check says about every row, in the one shape remedies and views read.
@@ -94,6 +107,11 @@ class RowVerdict:
         excluded row with it instead of dropping the row.
     shown : tuple of str
         Columns of ``report.samples`` the views show beside each listed row.
+    cause : RowCause or None
+        The training trouble the check's rows carry, when they carry one.
+    cause_rows : bool ndarray (n,) or None
+        The rows that carry ``cause`` (None: the flagged rows); e.g. the members of duplicate
+        groups whose labels conflict, where the flag marks every duplicate.
     """
 
     flag: np.ndarray
@@ -103,6 +121,8 @@ class RowVerdict:
     group: np.ndarray | None = None
     relabel: np.ndarray | None = None
     shown: tuple[str, ...] = ()
+    cause: RowCause | None = None
+    cause_rows: np.ndarray | None = None
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The per-row arrays that are set, by field name."""
@@ -167,10 +187,8 @@ class CheckInputs:
     record : TrainingRecord or None
         The user's Keras run, in this dataset's label codes, when NEEDS has "dynamics".
     setup : dict or None
-        The Keras model's set-up (:func:`dataaudit.keras.describe`), when NEEDS has "setup".
-    earlier : dict of str to CheckResult
-        The results of the checks that ran before this one (registry order), read-only: a check
-        may read their public columns and metrics, never import another check.
+        The model's set-up (output units and activation, loss, learning rate), when NEEDS has
+        "setup".
     random_state : int
     """
 
@@ -189,7 +207,6 @@ class CheckInputs:
     labels_test: np.ndarray | None = None
     record: Any = None
     setup: dict[str, Any] | None = None
-    earlier: dict[str, "CheckResult"] = field(default_factory=dict)
     random_state: int = 0
 
     @property

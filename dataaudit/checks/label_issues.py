@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..confident import DEFAULT_FILTER, find_issues
-from .base import MAX_LISTED, NEED_PROBE, CheckInputs, CheckResult, Finding, RowVerdict, severity
+from .base import MAX_LISTED, NEED_PROBE, CheckInputs, CheckResult, Finding, RowCause, RowVerdict, severity
 
 NAME = "label_issues"
 TITLE = "Likely mislabeled"
@@ -120,13 +120,18 @@ def run(inputs: CheckInputs, *, filter_by: str = DEFAULT_FILTER) -> CheckResult:
     if n_flagged:
         top = ", ".join(f"{inputs.label_name(g)!r}->{inputs.label_name(s)!r} ({c})" for g, s, c in pairs[:3])
         stronger = inputs.probe_info.get("stronger_probe_advice") if rate >= STRONGER_PROBE_FROM else None
+        broken = inputs.probe_info.get("broken_run")
         findings.append(
             Finding(
                 check=NAME,
-                severity=severity(rate, **SEVERITY),
+                severity="info" if broken else severity(rate, **SEVERITY),
                 count=n_flagged,
                 message=f"{n_flagged} samples ({rate:.1%}) look mislabeled; most often {top}",
                 advice=(
+                    f"Not a verdict to act on: these come from a run that broke at epoch {broken['epoch']} (see the "
+                    "training findings), and the rows it lost with its weights look mislabeled to it. Rescan a run "
+                    "that trains cleanly, or let a probe judge the labels (model=\"auto\")."
+                ) if broken else (
                     "Wrong labels put a floor under the training loss: it stops falling, validation accuracy "
                     "plateaus, and with enough epochs the network memorises the wrong labels, so validation "
                     "accuracy rises then falls (early stopping only hides it). Review and relabel the flagged "
@@ -148,7 +153,8 @@ def run(inputs: CheckInputs, *, filter_by: str = DEFAULT_FILTER) -> CheckResult:
         weight=np.where(flagged, quality, 1.0),
         exclude=flagged,
         relabel=np.where(flagged, suggested, -1),
-        shown=("label", "suggested_label", "label_quality", "loss"),
+        shown=("label", "suggested_label", "label_quality"),
+        cause=RowCause.LABEL_NOISE,
     )
     metrics = {"label_issues": rate, "label_issues_count": float(n_flagged)}
     return CheckResult(name=NAME, rows=rows, columns=columns, figures=figures, metrics=metrics, findings=findings)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..utils import plural
-from .base import MAX_LISTED, NEED_NEIGHBORS, CheckInputs, CheckResult, Finding, RowVerdict, severity
+from .base import MAX_LISTED, NEED_NEIGHBORS, CheckInputs, CheckResult, Finding, RowCause, RowVerdict, severity
 from .outlier_views import COPULA_FACTOR, DIM_REFERENCE, REST_MINIMUM, TAIL_MINIMUM, outlier_views
 from .outlier_views import knn_outlier_scores  # noqa: F401 - still importable from here, where it was
 
@@ -140,6 +140,7 @@ def run(
         weight=np.where(flagged, weight, 1.0),
         exclude=flagged,
         shown=("label", "outlier_score"),
+        cause=RowCause.OUTLIERS,
     )
     metrics = {"outliers": float(flagged.mean()), "outliers_count": float(flagged.sum())}
     return CheckResult(name=NAME, rows=rows, columns={"outlier_score": scores, "is_outlier": flagged},

@@ -15,18 +15,6 @@ METRICS = ("setup_problems",)
 SEVERITY = lint.SEVERITY
 
 
-def label_facts(inputs: CheckInputs) -> lint.Labels:
-    """How the labels reach the loss: from the training record when there is one (what ``fit``
-    was given), else from the labels given to the scan."""
-    given = inputs.setup.get("labels")
-    if given:
-        return lint.Labels(int(given["n_classes"]), given["form"], given.get("low"), given.get("high"))
-    classes = np.asarray(inputs.classes)
-    integer = classes.dtype.kind in "iu"
-    form = inputs.setup.get("label_form", "integer" if integer else "text")
-    return lint.Labels(len(classes), form, int(classes.min()) if integer else None, int(classes.max()) if integer else None)
-
-
 def run(inputs: CheckInputs) -> CheckResult:
     """Compare the model's output layer and loss with the labels (see :func:`dataaudit.lint.lint`).
 
@@ -35,7 +23,7 @@ def run(inputs: CheckInputs) -> CheckResult:
     no exclusion.
     """
     setup = inputs.setup
-    facts = label_facts(inputs)
+    facts = lint.labels_of(setup, inputs.classes)
     problems = lint.lint(setup, facts)
     flag = np.zeros(inputs.n_samples, bool)
     if any(p.code == "labels_out_of_range" for p in problems) and np.asarray(inputs.classes).dtype.kind in "iu":
@@ -45,7 +33,7 @@ def run(inputs: CheckInputs) -> CheckResult:
     findings = [
         Finding(
             check=NAME, severity=p.severity, count=int(flag.sum()) if p.code == "labels_out_of_range" else 1,
-            message=p.message, advice=f"Change: {p.fix}.",
+            message=p.message, advice=p.advice,
         )
         for p in problems
     ]

@@ -1,6 +1,7 @@
 """AuditCallback: record the user's own Keras run, for ``dataaudit.scan(X, y, dynamics=cb)``.
 
-After each recorded epoch the callback runs the model forward (inference mode; one compiled
+An adapter over :class:`dataaudit.TrainingRecorder`: after each recorded epoch the callback runs
+the model forward (inference mode; one compiled
 function over large chunks, which costs a few percent of a dense network's epoch, docs/benchmarks.md)
 over the rows of X it was given and keeps, per row: the log-probability of the row's label, its
 logit margin over the best other class (exact, from the logits, even where probabilities
@@ -19,10 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from .. import io
-from ..dynamics import TrainingRecord, fingerprint
-from ..errors import InputError, param
+from ..dynamics import TrainingRecord
+from ..errors import InputError
+from ..labels import label_facts, output_codes
 from ..lint import Labels, lint
+from ..recorder import EMBEDDING_DIMS, TrainingRecorder
 from ._quiet import import_keras
 from .describe import describe, outputs_are_logits
 
@@ -38,48 +40,12 @@ CHUNK_BYTES = 4 * 2**20
 CACHE_BYTES = 256 * 2**20
 #: Bytes kept per row and recorded epoch: log p (float16), margin (float16), other class (int8-16).
 BYTES_PER_SNAPSHOT = 6
-#: The network's representation of a row (the input of its last Dense layer) is kept in at most
-#: this many dimensions (a fixed random projection beyond): the label verdict's neighbour vote
-#: loses nothing measurable at 128 (docs/benchmarks.md).
-EMBEDDING_DIMS = 128
 #: Bytes per row and representation dimension: a float32 running sum and a float16 best-epoch copy.
 BYTES_PER_DIM = 6
 
 
 class SetupWarning(UserWarning):
     """The model's output layer, loss and labels disagree (see :func:`dataaudit.lint.lint`)."""
-
-
-def label_facts(y) -> dict:
-    """How ``fit`` was given the labels: form (integer, one-hot, text), classes, smallest and largest."""
-    y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] > 1:
-        codes = y.argmax(axis=1)
-        return {"form": "one-hot", "n_classes": int(y.shape[1]), "low": 0, "high": int(y.shape[1]) - 1}
-    y = y.reshape(len(y))
-    if y.dtype.kind not in "iufb":
-        return {"form": "text", "n_classes": int(len(np.unique(y.astype(str)))), "low": None, "high": None}
-    codes = y.astype(np.int64)
-    return {"form": "integer", "n_classes": int(len(np.unique(codes))), "low": int(codes.min()), "high": int(codes.max())}
-
-
-def _label_columns(y, n: int, n_outputs: int) -> np.ndarray:
-    """Per row, the output column of its label: integer labels, one-hot rows, or 0/1 for a sigmoid."""
-    y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y[:, 0]
-    if y.ndim == 2:
-        if y.shape[1] != max(n_outputs, 2) and not (n_outputs == 1 and y.shape[1] == 1):
-            raise InputError(f"y has {y.shape[1]} one-hot columns but the model has {n_outputs} outputs")
-        y = y.argmax(axis=1)
-    if y.ndim != 1 or len(y) != n:
-        raise InputError(f"y must hold one label per row of X ({n} rows), not shape {y.shape}")
-    if y.dtype.kind not in "iufb":
-        raise InputError("AuditCallback needs the labels as given to fit: integers (or one-hot rows), not text")
-    codes = y.astype(np.int64)
-    if np.any(codes != y) or codes.min() < 0 or codes.max() >= max(n_outputs, 2):
-        raise InputError(f"y holds labels outside 0..{max(n_outputs, 2) - 1}, the model's output columns")
-    return codes
 
 
 class AuditCallback(keras.callbacks.Callback):
@@ -123,12 +89,16 @@ class AuditCallback(keras.callbacks.Callback):
         n = len(self.X)
         self.setup = describe(self.model)
         self.setup["labels"] = label_facts(self.y)
+        self.setup["framework"] = "keras"
         for problem in lint(self.setup, Labels(**self.setup["labels"])):
             warnings.warn(SetupWarning(f"dataaudit: {problem.message}. Change: {problem.fix}."), stacklevel=2)
         n_outputs = self.setup["output_units"]
         self._disabled = False
+        self._recorder = TrainingRecorder(self.y, X=self.X, random_state=self.random_state)
+        self._recorder.setup.update(self.setup)
         try:
-            self._labels_all = _label_columns(self.y, n, n_outputs)
+            self._recorder.start(n_outputs)
+            self._labels_all = output_codes(self.y, n, n_outputs)
         except InputError as exc:
             warnings.warn(f"dataaudit: this run is not recorded: {exc}", stacklevel=2)
             self._disabled = True
@@ -148,12 +118,7 @@ class AuditCallback(keras.callbacks.Callback):
         else:
             self._rows = np.arange(n)
         m = len(self._rows)
-        self._logp = np.zeros((m, self._slots), np.float16)
-        self._margin = np.zeros((m, self._slots), np.float16)
-        self._other = np.zeros((m, self._slots), np.int8 if self._n_columns <= 127 else np.int16)
-        self._embedding_sum = np.zeros((m, dims), np.float32)
-        self._embedding_best = None
-        self._best_val_loss = np.inf
+        self._dims = dims
         self._epochs: list[int] = []
         self._logs: list[dict[str, float]] = []
         self._n_val = self.validation_split_rows(n)
@@ -182,12 +147,15 @@ class AuditCallback(keras.callbacks.Callback):
         if (due or last) and len(self._epochs) < self._slots:
             started = time.perf_counter()
             self._snapshot(epoch)
+            self._recorder.end_epoch(logs)
             seconds = time.perf_counter() - started
             self._record_seconds += seconds
             if len(self._epochs) > 1:  # the first pass also compiles the function: not its running cost
                 # Keep the recording within BUDGET of the training time: record sparser when it costs more.
                 per_epoch = self._train_seconds / len(self._logs)
                 self._every = max(self._every, int(np.ceil(seconds / (BUDGET * max(per_epoch, 1e-9)))))
+        else:
+            self._recorder.end_epoch(logs)
 
     def on_train_end(self, logs=None):
         if not self._disabled:
@@ -214,25 +182,12 @@ class AuditCallback(keras.callbacks.Callback):
             yield slice(start, start + len(idx)), x, y
 
     def _snapshot(self, epoch: int) -> None:
-        column = len(self._epochs)
         self._epochs.append(epoch)
-        # The representation at the epoch of the lowest validation loss so far (before memorising).
-        val_loss = self._logs[-1].get("val_loss", np.nan)
-        keep_best = self._embedding_sum.shape[1] > 0 and val_loss < self._best_val_loss
-        if keep_best:
-            self._best_val_loss = val_loss
-            if self._embedding_best is None:
-                self._embedding_best = np.zeros(self._embedding_sum.shape, np.float16)
         for rows, x, y in self._chunks():
             logp, margin, other, embedding = self._step(x, y)
-            self._logp[rows, column] = np.clip(logp.numpy(), -6e4, 0.0)
-            self._margin[rows, column] = np.clip(margin.numpy(), -6e4, 6e4)
-            self._other[rows, column] = other.numpy()
-            if self._embedding_sum.shape[1]:
-                embedding = embedding.numpy()
-                self._embedding_sum[rows] += embedding
-                if keep_best:
-                    self._embedding_best[rows] = np.clip(embedding, -6e4, 6e4)
+            index = self._rows[rows]
+            self._recorder.add(index, logp.numpy(), margin.numpy(), other.numpy(),
+                               embedding.numpy() if self._dims else None)
 
     # ------------------------------------------------------------------ validation split
     def validation_split_rows(self, n: int) -> int | None:
@@ -258,27 +213,15 @@ class AuditCallback(keras.callbacks.Callback):
     def _make_record(self) -> TrainingRecord:
         if getattr(self, "_disabled", True):
             raise InputError("AuditCallback recorded nothing: pass it to model.fit(..., callbacks=[cb]) and see its warnings")
-        k = len(self._epochs)
-        if k == 0:
+        if not self._epochs:
             raise InputError("the run recorded no epoch: fit for at least one epoch with the callback")
         n = len(self.X)
-        in_training = np.ones(len(self._rows), bool)
         if self._n_val:
-            in_training = self._rows < n - self._n_val
-        keys = sorted({key for logs in self._logs for key in logs})
-        history = {key: np.array([logs.get(key, np.nan) for logs in self._logs], float) for key in keys}
-        setup = dict(self.setup, epochs=int(self.params.get("epochs") or k), steps=self.params.get("steps"),
-                     validation_rows=int(self._n_val or 0), recorded_subset=len(self._rows) < n)
-        setup["recording_cost"] = round(self._record_seconds / max(self._train_seconds, 1e-9), 4)
-        return TrainingRecord(
-            n_rows=n, fingerprint=fingerprint(self.X), rows=self._rows, labels=self._labels_all[self._rows],
-            in_training=in_training, epochs=np.asarray(self._epochs), logp_given=self._logp[:, :k],
-            margin=self._margin[:, :k], other=self._other[:, :k].astype(np.int16), n_outputs=self._n_columns,
-            history=history, setup=setup,
-            embedding_mean=(np.clip(self._embedding_sum / k, -6e4, 6e4).astype(np.float16)
-                            if self._embedding_sum.shape[1] else None),
-            embedding_best=self._embedding_best,
-        )
+            self._recorder.validation = np.arange(n) >= n - self._n_val
+        self._recorder.setup.update(epochs=int(self.params.get("epochs") or len(self._logs)),
+                                    steps=self.params.get("steps"), recorded_subset=len(self._rows) < n,
+                                    recording_cost=round(self._record_seconds / max(self._train_seconds, 1e-9), 4))
+        return self._recorder.record()
 
     def record(self) -> TrainingRecord:
         """The record of the run (after ``fit``; during it, what has been recorded so far)."""
@@ -286,11 +229,8 @@ class AuditCallback(keras.callbacks.Callback):
 
     def save(self, path) -> str:
         """Write the record to ``path`` (``.npz``), atomically; no pickled objects."""
-        path = str(path)
-        if not path.endswith(".npz"):
-            raise InputError(f"{param('path')} '{path}' must end in .npz")
-        io.write_npz(path, **self.record().to_arrays())
-        return path
+        self.record()
+        return self._recorder.save(path)
 
 
 def _representation(model):

@@ -1,0 +1,181 @@
+"""The fold loop: execute a :class:`~dataaudit.probe.plan.ProbePlan`, pass by pass.
+
+Every probability a sample gets comes from a model that did not see that sample (stratified
+K-fold); confident learning and the loss check are only meaningful on such probabilities. A
+class with a single member cannot be cross-validated: that sample gets the class frequencies of
+the others (``info["uncrossvalidated"]``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from ..probabilities import ProbeResult, average, cross_entropy, row_normalised
+from .executor import Executor, FoldTask, LocalExecutor
+from .plan import MEMBER_GAP, ProbePlan, fold_estimators, make_plan
+
+#: Rows named in ``info["uncrossvalidated"]``.
+MAX_UNCROSSVALIDATED_LISTED = 50
+
+
+def kept_members(member_probs: np.ndarray, member_has: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Which members go into the gated mean: those whose out-of-fold accuracy on the given
+    labels is within ``MEMBER_GAP`` of the best member's. Noisy labels lower every member's
+    accuracy by about the same amount, so the gap still ranks them; an equal mean is only as
+    good as its worst member allows.
+
+    Examples
+    --------
+    >>> p = np.array([[[0.9, 0.1], [0.2, 0.8], [0.8, 0.2]], [[0.6, 0.4], [0.6, 0.4], [0.6, 0.4]]])
+    >>> kept_members(p, np.ones((2, 3), bool), np.array([0, 1, 0])).tolist()
+    [True, False]
+    """
+    right = member_probs.argmax(axis=2) == labels[None, :]
+    accuracy = (right & member_has).sum(axis=1) / np.maximum(member_has.sum(axis=1), 1)
+    return accuracy >= accuracy.max() - MEMBER_GAP
+
+
+def _without(train: np.ndarray, exclude: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """``train`` minus the excluded rows, except for classes that would lose every member."""
+    kept = train[~exclude[train]]
+    lost = np.setdiff1d(labels[train], labels[kept])
+    if len(lost):
+        kept = np.sort(np.concatenate([kept, train[exclude[train] & np.isin(labels[train], lost)]]))
+    return kept
+
+
+def run_pass(features: np.ndarray, labels: np.ndarray, n_classes: int, plan: ProbePlan, *, number: int = 1,
+             exclude: np.ndarray | None = None, random_state: int = 0,
+             progress: Callable[[str], None] | None = None, executor: Executor | None = None) -> ProbeResult:
+    """One pass of ``plan``: out-of-fold probabilities of its members, averaged (gated when the
+    plan says so), and per-sample losses. ``exclude`` rows are left out of every training part
+    (they still get out-of-fold probabilities)."""
+    executor = executor or LocalExecutor()
+    n = len(labels)
+    counts = np.bincount(labels, minlength=n_classes)
+    singletons = np.flatnonzero(counts == 1)
+    cv_mask = ~np.isin(labels, singletons)
+    prior = counts / n
+    probs = np.zeros((n, n_classes))
+    estimators, members = plan.for_pass(number, n, random_state)
+    gated = plan.gate and members == plan.members
+    refit_probs = None
+    left_out: list[str] = []
+    if plan.n_folds == 0:
+        probs[:] = prior
+    else:
+        from sklearn.model_selection import StratifiedKFold
+
+        idx = np.flatnonzero(cv_mask)
+        folds = StratifiedKFold(n_splits=plan.n_folds, shuffle=True, random_state=random_state)
+        tasks = []
+        for fold, (train, test) in enumerate(folds.split(np.zeros(len(idx)), labels[idx])):
+            train, test = idx[train], idx[test]
+            if exclude is not None:
+                train = _without(train, exclude, labels)
+            chosen = fold_estimators(estimators, members, np.bincount(labels[train], minlength=n_classes), n,
+                                     random_state)
+            tasks += [FoldTask(fold, plan.n_folds, estimators.index(e) if e in estimators else -1 - j, e, train, test)
+                      for j, e in enumerate(chosen)]
+        outputs = executor.run(tasks, features, labels, n_classes, progress=progress, name=plan.name)
+        member_probs = np.zeros((len(estimators), n, n_classes))
+        member_has = np.zeros((len(estimators), n), dtype=bool)
+        sums = np.zeros((n, n_classes))
+        fits = np.zeros(n)
+        for task, out in zip(tasks, outputs):
+            sums[task.test] += out
+            fits[task.test] += 1
+            if task.member >= 0:
+                member_probs[task.member, task.test], member_has[task.member, task.test] = out, True
+        covered = fits > 0
+        probs[covered] = sums[covered] / fits[covered, None]
+        if len(singletons):
+            probs[~cv_mask] = prior
+        if gated:
+            kept = kept_members(member_probs, member_has, labels)
+            if not kept.all():
+                refit_probs = row_normalised(probs)
+                weight = member_has[kept].sum(axis=0)
+                judged = cv_mask & (weight > 0)
+                probs[judged] = member_probs[kept].sum(axis=0)[judged] / weight[judged][:, None]
+                left_out = [m for m, k in zip(members, kept) if not k]
+    probs = row_normalised(probs)
+    info: dict[str, Any] = {
+        "model": plan.name,
+        "n_folds": plan.n_folds,
+        "out_of_sample_accuracy": round(float((probs.argmax(axis=1) == labels).mean()), 6),
+        "uncrossvalidated": [int(i) for i in np.flatnonzero(~cv_mask)[:MAX_UNCROSSVALIDATED_LISTED]],
+    }
+    if left_out:
+        info["members_left_out"] = left_out
+    if exclude is not None:
+        info["excluded_from_training"] = int(exclude.sum())
+    return ProbeResult(probs, cross_entropy(probs, labels), info, refit_probs=refit_probs)
+
+
+def fit_out_of_sample(
+    features: np.ndarray,
+    labels: np.ndarray,
+    n_classes: int,
+    model: Any = "auto",
+    *,
+    flag: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    passes: int | None = None,
+    random_state: int = 0,
+    progress: Callable[[str], None] | None = None,
+    sample_shape: tuple = (),
+    epochs: int = 20,
+    batch_size: int = 128,
+    executor: Executor | None = None,
+) -> ProbeResult:
+    """Execute the plan's passes, each refit leaving out of training the samples
+    ``flag(labels, pred_probs)`` marked on the pass before.
+
+    A probe trained on noisy labels learns part of the noise; refitting without what confident
+    learning flags gives cleaner probabilities. Refitting stops early when a pass flags under
+    the plan's ``refit_min_flagged``; from the third pass on, the result is the mean of the last
+    two passes (two refits on slightly different clean sets, averaged, vary less than either).
+    """
+    plan = make_plan(model, np.bincount(labels, minlength=n_classes), tuple(sample_shape) or tuple(features.shape[1:]),
+                     random_state=random_state, passes=passes, epochs=epochs, batch_size=batch_size)
+
+    def one_pass(number: int, exclude: np.ndarray | None) -> ProbeResult:
+        return run_pass(features, labels, n_classes, plan, number=number, exclude=exclude,
+                        random_state=random_state, progress=progress, executor=executor)
+
+    result = one_pass(1, None)
+    previous = None
+    done = 1
+    while done < plan.passes:
+        # The gated small ensemble chooses what a refit leaves out with all its members.
+        flagged = flag(labels, result.pred_probs if result.refit_probs is None else result.refit_probs)
+        if flagged.mean() < plan.refit_min_flagged:
+            break
+        if progress:
+            progress(f"probe pass {done + 1}/{plan.passes}: refitting without the {int(flagged.sum())} samples flagged so far")
+        previous, result = result, one_pass(done + 1, flagged)
+        done += 1
+    if done >= 3:
+        result = average(previous, result, labels)
+    result.info["passes"] = done
+    if done > 1 and plan.refit_members is not None:
+        result.info["refit_members"] = list(plan.refit_members)
+    if plan.stronger_advice:
+        result.info["stronger_probe_advice"] = plan.stronger_advice
+    return result
+
+
+def run_probe(features: np.ndarray, labels: np.ndarray, n_classes: int, model: Any = "auto", *,
+              random_state: int = 0, epochs: int = 20, batch_size: int = 128,
+              progress: Callable[[str], None] | None = None, exclude: np.ndarray | None = None,
+              sample_shape: tuple = (), executor: Executor | None = None) -> ProbeResult:
+    """One pass of ``model``'s plan (see :func:`run_pass`)."""
+    plan = make_plan(model, np.bincount(labels, minlength=n_classes), tuple(sample_shape) or tuple(features.shape[1:]),
+                     random_state=random_state, passes=1, epochs=epochs, batch_size=batch_size)
+    return run_pass(features, labels, n_classes, plan, exclude=exclude, random_state=random_state,
+                    progress=progress, executor=executor)
+
+
+__all__ = ["fit_out_of_sample", "kept_members", "run_pass", "run_probe"]
