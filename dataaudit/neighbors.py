@@ -18,8 +18,7 @@ BLAS-backed exact search and inverted-file approximate search):
   one run each, the machine nearly quiet): float cells (2 per sqrt(n)), 16 probed, 91 s at
   recall@10 0.49; quantised, 2 cells per sqrt(n), 24 probed, 38-45 s at 0.55; 1 per sqrt(n),
   12 probed, 35 s at 0.51 (16 probed: 41 s, 0.56); re-ranking 4 k instead of 8 k candidates
-  cuts the search by a quarter for recall 0.52 -> 0.49 (a busy host had pushed the 1M record
-  scan over its 60 s). On data without low-dimensional structure (the scale
+  cuts the search by a quarter for recall 0.52 -> 0.49. On data without low-dimensional structure (the scale
   bench's Gaussian clusters in 64 dimensions) the codes rank candidates less well: recall@10 at 1M
   0.75 -> 0.24, but the neighbours found are only a few percent farther than the true ones (300k
   rows: mean distance to the 10 found / to the true 10, median 1.05, 95th percentile 1.08; the
@@ -54,6 +53,11 @@ N_PROBE = 16
 CELLS_PER_SQRT_N = 2
 TRAIN_ITERATIONS = 10
 RECALL_QUERIES = 1000
+#: Cells at least; faiss wants at least 39 training rows per cell (MIN_TRAIN_PER_CELL), and the
+#: k-means is trained on TRAIN_PER_CELL rows per cell (a seeded sample).
+MIN_CELLS = 16
+MIN_TRAIN_PER_CELL = 40
+TRAIN_PER_CELL = 64
 #: From this many rows on, the cells hold product-quantised codes (module notes).
 PQ_MIN_ROWS = 500_000
 PQ_CELLS_PER_SQRT_N = 1
@@ -303,9 +307,8 @@ def build_neighbor_graph(
         index = faiss.IndexFlatL2(d)
         index.add(Z)
     elif method in ("ivf", "ivf-pq"):
-        # faiss wants at least 39 training points per cell.
         per_sqrt_n = CELLS_PER_SQRT_N if method == "ivf" else PQ_CELLS_PER_SQRT_N
-        n_cells = int(max(1, min(max(per_sqrt_n * np.sqrt(n), 16), n // 40)))
+        n_cells = int(max(1, min(max(per_sqrt_n * np.sqrt(n), MIN_CELLS), n // MIN_TRAIN_PER_CELL)))
         if method == "ivf":
             index = ivf_index(d, n_cells, random_state=random_state, iterations=TRAIN_ITERATIONS)
             index.nprobe = min(N_PROBE, n_cells)
@@ -314,7 +317,7 @@ def build_neighbor_graph(
             Z = _padded(Z, pad)
             index = _pq_index(d + pad, n_cells, random_state=random_state)
         rng = np.random.default_rng(random_state)
-        train_n = min(n, 64 * n_cells)
+        train_n = min(n, TRAIN_PER_CELL * n_cells)
         sample = Z[np.sort(rng.choice(n, size=train_n, replace=False))] if train_n < n else Z
         if progress:
             progress(f"neighbours: training an IVF index ({n_cells} cells) on {train_n} samples")

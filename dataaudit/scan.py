@@ -125,6 +125,10 @@ def _validate_options(options: Mapping[str, Mapping[str, Any]] | None) -> tuple[
                 raise UsageError(
                     f"unknown option '{key}' for the '{name}' check in {param('options')}; it takes: {', '.join(known) or 'none'}"
                 )
+        # A check that can judge its option values does so here, before the probe or the graph is built.
+        validate_values = getattr(REGISTRY[name], "check_options", None)
+        if validate_values is not None:
+            validate_values(**given)
     return options, probe_options
 
 

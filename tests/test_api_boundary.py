@@ -115,3 +115,16 @@ def test_near_duplicates_count_only_non_exact_copies():
     assert m["exact_duplicates"] == pytest.approx(4 / 300, abs=1e-6)
     assert m["near_duplicates"] == pytest.approx(1 / 300, abs=1e-6)
     assert m["duplicates"] == pytest.approx(3 / 300, abs=1e-6)   # rows beyond the first of their group
+
+
+def test_an_option_value_is_checked_before_any_work(monkeypatch):
+    """beta outside [0, 1) is a usage error naming the option, raised before the probe is fitted."""
+    from dataaudit import probe
+
+    def no_probe(*args, **kwargs):
+        raise AssertionError("the probe ran before the options were checked")
+
+    monkeypatch.setattr(probe, "fit_out_of_sample", no_probe)
+    X, y = _data()
+    with pytest.raises(dataaudit.UsageError, match="beta"):
+        dataaudit.scan(X, y, options={"class_balance": {"beta": 1.5}})

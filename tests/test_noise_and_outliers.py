@@ -5,7 +5,7 @@ from sklearn.datasets import load_wine
 import dataaudit
 from dataaudit.checks.high_loss import LOSS_FLOOR, high_loss_threshold, skewness
 from dataaudit.checks.label_issues import confused_pairs
-from dataaudit.checks.outliers import knn_outlier_scores
+from dataaudit.checks.outlier_views import knn_outlier_scores
 
 CONTRACT = ["label", "predicted_label", "label_quality", "is_label_issue", "suggested_label", "loss",
             "is_high_loss", "outlier_score", "is_outlier", "duplicate_group", "is_exact_duplicate",

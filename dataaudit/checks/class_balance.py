@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import UsageError
 from ..utils import plural
 from .base import CheckInputs, CheckResult, Finding, RowVerdict, severity
 
@@ -49,12 +50,17 @@ def effective_number_weights(counts: np.ndarray, beta: float = 0.999) -> np.ndar
     >>> effective_number_weights(np.array([900, 100]), beta=0.99).round(3).tolist()
     [0.945, 1.491]
     """
-    if not 0.0 <= beta < 1.0:
-        raise ValueError("beta must be in [0, 1)")
+    check_options(beta=beta)
     counts = np.asarray(counts, dtype=float)
     effective = (1.0 - np.power(beta, counts)) / (1.0 - beta) if beta > 0 else np.ones_like(counts)
     weights = 1.0 / effective
     return weights * counts.sum() / (weights * counts).sum()
+
+
+def check_options(*, beta: float = 0.999) -> None:
+    """Validate the options before any work (the orchestrator calls this at the boundary)."""
+    if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not 0.0 <= beta < 1.0:
+        raise UsageError(f"the class_balance option 'beta' must be a number in [0, 1), not {beta!r}")
 
 
 def run(inputs: CheckInputs, *, beta: float = 0.999) -> CheckResult:

@@ -11,7 +11,6 @@ import numpy as np
 from ..utils import plural
 from .base import MAX_LISTED, NEED_NEIGHBORS, CheckInputs, CheckResult, Finding, RowCause, RowVerdict, severity
 from .outlier_views import COPULA_FACTOR, DIM_REFERENCE, REST_MINIMUM, TAIL_MINIMUM, outlier_views
-from .outlier_views import knn_outlier_scores  # noqa: F401 - still importable from here, where it was
 
 NAME = "outliers"
 TITLE = "Outliers"
