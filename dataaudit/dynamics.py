@@ -379,7 +379,7 @@ def best_epoch(record: TrainingRecord) -> int:
     held = ~record.in_training
     if held.sum() < MIN_HELD_OUT:
         return record.n_epochs - 1
-    agreement = (np.asarray(record.margin[held], np.float32) > 0).mean(axis=0)
+    agreement = is_right(record.margin[held]).mean(axis=0)
     return int(np.argmax(agreement))
 
 

@@ -95,6 +95,9 @@ class TrainingRecorder:
     validation : bool array (n,), optional
         Rows held out of training (their outputs are out-of-sample; the doctor reads them as the
         validation split).
+    rows : int array, optional
+        The only rows that will be logged (a fixed subset, to bound the record's memory); None:
+        every row.
     random_state : int, default 0
         Seeds the projection of wide features.
 
@@ -112,7 +115,7 @@ class TrainingRecorder:
     """
 
     def __init__(self, y: Any, setup: Mapping[str, Any] | None = None, *, X: Any = None,
-                 validation: Any = None, random_state: int = 0) -> None:
+                 validation: Any = None, rows: Any = None, random_state: int = 0) -> None:
         self.y = y
         self.setup = dict(setup or {})
         self.X = X
@@ -125,6 +128,8 @@ class TrainingRecorder:
         if X is not None and len(X) != n:
             raise InputError(f"X has {len(X)} rows but y has {n}: give the arrays you train on")
         self._n = n
+        # Every per-row array holds the recorded rows only, in this order.
+        self._rows = np.arange(n) if rows is None else np.unique(np.asarray(rows, np.int64))
         self._labels: np.ndarray | None = None
         self._n_outputs: int | None = None
         self._columns: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
@@ -135,7 +140,7 @@ class TrainingRecorder:
         self._best_val_loss = np.inf
         self._projection: np.ndarray | None = None
         self._pending: dict[str, Any] | None = None
-        self._ever_seen = np.zeros(n, bool)
+        self._ever_seen = np.zeros(len(self._rows), bool)
         self._feature_epochs = 0
         self._epoch = 0
 
@@ -157,7 +162,7 @@ class TrainingRecorder:
             raise InputError(f"{param('outputs')} has {len(logp)} rows but {param('index')} names {len(rows)}")
         if len(rows) and (rows.min() < 0 or rows.max() >= self._n):
             raise InputError(f"{param('index')} holds rows outside 0..{self._n - 1}")
-        self._start(logp.shape[1])
+        self.start(logp.shape[1])
         codes = self._labels[rows]
         given, margin, other = label_evidence(logp, codes)
         self.add(rows, given, margin, other, features)
@@ -165,29 +170,34 @@ class TrainingRecorder:
             self.end_epoch(metrics)
 
     def add(self, rows: np.ndarray, logp_given: np.ndarray, margin: np.ndarray, other: np.ndarray,
-            features: Any = None, n_outputs: int | None = None) -> None:
-        """Add already-reduced evidence of some rows to the current epoch (what an adapter that
-        computes it on its own device hands over)."""
-        if n_outputs is not None:
-            self._start(n_outputs)
+            features: Any = None) -> None:
+        """Add already-reduced evidence of some rows (ids into X) to the current epoch: what an
+        adapter that computes it on its own device hands over (after :meth:`start`)."""
+        at = self._positions(np.asarray(rows, np.int64))
         pending = self._pending
-        if pending is not None and np.any(pending["seen"][rows]):
+        if pending is not None and np.any(pending["seen"][at]):
             self.end_epoch()  # a row came again: a new epoch began
             pending = None
         if pending is None:
-            pending = self._pending = {"seen": np.zeros(self._n, bool), "logp": np.zeros(self._n, np.float32),
-                                       "margin": np.zeros(self._n, np.float32), "other": np.full(self._n, -1, np.int16),
+            m = len(self._rows)
+            pending = self._pending = {"seen": np.zeros(m, bool), "logp": np.zeros(m, np.float16),
+                                       "margin": np.zeros(m, np.float16), "other": np.full(m, -1, np.int16),
                                        "features": None}
-        pending["seen"][rows] = True
-        self._ever_seen[rows] = True
-        pending["logp"][rows] = np.clip(logp_given, -FLOAT16_MAX, 0.0)
-        pending["margin"][rows] = np.clip(margin, -FLOAT16_MAX, FLOAT16_MAX)
-        pending["other"][rows] = other
+        pending["seen"][at] = True
+        self._ever_seen[at] = True
+        pending["logp"][at] = np.clip(logp_given, -FLOAT16_MAX, 0.0)
+        pending["margin"][at] = np.clip(margin, -FLOAT16_MAX, FLOAT16_MAX)
+        pending["other"][at] = other
         if features is not None:
-            f = self._projected(np.asarray(features, np.float32).reshape(len(rows), -1))
+            f = self._projected(np.asarray(features, np.float32).reshape(len(at), -1))
+            if self._feature_sum is None:
+                self._feature_sum = np.zeros((len(self._rows), f.shape[1]), np.float32)
+            self._feature_sum[at] += f
+            # The epoch's own copy is kept (as stored, float16) only until it is known whether its
+            # validation loss is the best so far.
             if pending["features"] is None:
-                pending["features"] = np.zeros((self._n, f.shape[1]), np.float32)
-            pending["features"][rows] = f
+                pending["features"] = np.zeros((len(self._rows), f.shape[1]), np.float16)
+            pending["features"][at] = np.clip(f, -FLOAT16_MAX, FLOAT16_MAX)
 
     def end_epoch(self, metrics: Mapping[str, float] | None = None) -> None:
         """Close the epoch fed batch by batch, with its metrics."""
@@ -202,9 +212,6 @@ class TrainingRecorder:
     def start(self, n_columns: int) -> None:
         """Fix the number of output columns (a sigmoid's one output counts as two): the labels are
         checked against it here; adapters call it before the first epoch."""
-        self._start(n_columns)
-
-    def _start(self, n_columns: int) -> None:
         n_outputs = 1 if n_columns == 2 and self.setup.get("output_units") == 1 else n_columns
         if self._labels is None:
             self._n_outputs = n_outputs
@@ -214,6 +221,20 @@ class TrainingRecorder:
             self.setup.setdefault("framework", "any")
         elif n_outputs != self._n_outputs:
             raise InputError(f"{param('outputs')} has {n_columns} columns, earlier epochs had {self._n_outputs}")
+
+    @property
+    def labels(self) -> np.ndarray:
+        """Per row of X, the output column its label trains (after :meth:`start`)."""
+        return self._labels
+
+    def _positions(self, rows: np.ndarray) -> np.ndarray:
+        """Where rows of X sit in the recorded rows."""
+        if len(self._rows) == self._n:
+            return rows
+        at = np.minimum(np.searchsorted(self._rows, rows), len(self._rows) - 1)
+        if np.any(self._rows[at] != rows):
+            raise InputError(f"{param('index')} names rows outside the recorded {param('rows')}")
+        return at
 
     def _projected(self, f: np.ndarray) -> np.ndarray:
         if f.shape[1] <= EMBEDDING_DIMS:
@@ -234,12 +255,12 @@ class TrainingRecorder:
         self._epochs.append(self._epoch)
         features = pending["features"]
         if features is not None:
-            self._feature_sum = features.copy() if self._feature_sum is None else self._feature_sum + features
             self._feature_epochs += 1
             val_loss = metrics.get("val_loss", np.nan)
             if val_loss < self._best_val_loss:
+                # The representation before the network memorised: the epoch of the best validation loss.
                 self._best_val_loss = val_loss
-                self._feature_best = features.copy()
+                self._feature_best = features
         if len(self._columns) > MAX_EPOCHS:
             keep = list(range(0, len(self._columns) - 1, 2)) + [len(self._columns) - 1]
             self._columns = [self._columns[i] for i in keep]
@@ -252,36 +273,40 @@ class TrainingRecorder:
             self.end_epoch()
         if not self._columns:
             raise InputError("the recorder holds no epoch: call log_epoch(outputs) after each epoch of training")
-        rows = np.flatnonzero(self._ever_seen)
-        stack = lambda i, dtype: np.stack([c[i] for c in self._columns], axis=1).astype(dtype)  # noqa: E731
+        seen = np.flatnonzero(self._ever_seen)
+        rows = self._rows[seen]
         history_keys = sorted({k for m in self._metrics for k in m})
         history = {k: np.array([m.get(k, np.nan) for m in self._metrics], float) for k in history_keys}
         in_training = np.ones(self._n, bool)
         if self.validation is not None:
             in_training = ~np.asarray(self.validation, bool).reshape(self._n)
-        k = len(self._columns)
         setup = dict(self.setup)
         setup.setdefault("epochs", int(self._epoch))
         setup["validation_rows"] = int((~in_training).sum())
-        mean = None if self._feature_sum is None else np.clip(self._feature_sum / self._feature_epochs, -FLOAT16_MAX,
-                                                               FLOAT16_MAX).astype(np.float16)
-        best = None if self._feature_best is None else np.clip(self._feature_best, -FLOAT16_MAX,
-                                                                FLOAT16_MAX).astype(np.float16)
+        mean = None if self._feature_sum is None else np.clip(self._feature_sum[seen] / self._feature_epochs,
+                                                               -FLOAT16_MAX, FLOAT16_MAX).astype(np.float16)
         return TrainingRecord(
             n_rows=self._n, fingerprint=fingerprint(self.X) if self.X is not None else NO_FINGERPRINT, rows=rows,
-            labels=self._labels[rows], in_training=in_training[rows], epochs=np.asarray(self._epochs[:k], np.int64),
-            logp_given=stack(0, np.float16)[rows], margin=stack(1, np.float16)[rows],
-            other=stack(2, np.int16)[rows], n_outputs=max(self._n_outputs, 2), history=history, setup=setup,
-            embedding_mean=None if mean is None else mean[rows], embedding_best=None if best is None else best[rows],
+            labels=self._labels[rows], in_training=in_training[rows], epochs=np.asarray(self._epochs, np.int64),
+            logp_given=np.stack([c[0][seen] for c in self._columns], axis=1),
+            margin=np.stack([c[1][seen] for c in self._columns], axis=1),
+            other=np.stack([c[2][seen] for c in self._columns], axis=1), n_outputs=max(self._n_outputs, 2),
+            history=history, setup=setup, embedding_mean=mean,
+            embedding_best=None if self._feature_best is None else self._feature_best[seen],
         )
 
     def save(self, path) -> str:
         """Write the record to ``path`` (``.npz``), atomically; no pickled objects."""
-        path = str(path)
-        if not path.endswith(".npz"):
-            raise InputError(f"{param('path')} '{path}' must end in .npz")
-        io.write_npz(path, **self.record().to_arrays())
-        return path
+        return save_record(self.record(), path)
 
 
-__all__ = ["TrainingRecorder", "label_evidence", "log_probabilities"]
+def save_record(record: TrainingRecord, path) -> str:
+    """Write ``record`` to ``path`` (``.npz``), atomically; no pickled objects."""
+    path = str(path)
+    if not path.endswith(".npz"):
+        raise InputError(f"{param('path')} '{path}' must end in .npz")
+    io.write_npz(path, **record.to_arrays())
+    return path
+
+
+__all__ = ["TrainingRecorder", "label_evidence", "log_probabilities", "save_record"]

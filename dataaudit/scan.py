@@ -419,7 +419,7 @@ def assemble(request: ScanRequest, results: list[CheckResult], provided: dict[st
     if diagnosis is not None:
         findings.extend(diagnosis.findings)
         # The run's symptoms tell the story the other findings are read in: first at each severity.
-        first = {id(f) for f in diagnosis.findings[:len(diagnosis.symptoms)]}
+        first = {id(f) for f in diagnosis.symptom_findings}
     findings.sort(key=lambda f: (-SEVERITY_ORDER[f.severity], -1 if id(f) in first else order.get(f.check, len(order))))
 
     summary: dict[str, Any] = {

@@ -28,7 +28,7 @@ from . import advice
 from .curves import accuracy_key, curves, find_collapse, find_fall_together, find_plateau, find_rise, smooth
 from .evidence import RowFlags, carriers, data_floor, forgetting_by_step, input_norms, pull, row_losses
 from .kinds import Cause, Pattern
-from .rules import Run, Symptom, find_symptoms
+from .rules import Run, Symptom, collapse, find_symptoms
 from .thresholds import SEVERITY
 
 #: The findings' check name (the doctor tells the story of the ``training`` check's record).
@@ -87,14 +87,22 @@ def diagnose(logp_given: np.ndarray, margin: np.ndarray, labels: np.ndarray, in_
     >>> diagnose(logp, margin, np.zeros(50, int), np.ones(50, bool), np.arange(8), history, n_classes=2)
     []
     """
-    setup = dict(setup or {})
     run = Run(np.asarray(logp_given, np.float64), np.asarray(margin, np.float64),
               None if other is None else np.asarray(other, np.int64), np.asarray(labels),
               np.asarray(in_training, bool), np.asarray(epochs),
-              {k: np.asarray(v, float) for k, v in (history or {}).items()}, setup, flags or RowFlags(),
+              {k: np.asarray(v, float) for k, v in (history or {}).items()}, dict(setup or {}), flags or RowFlags(),
               int(n_classes), list(setup_problems), None if norms is None else np.asarray(norms, float))
-    framework = framework_of(setup)
+    framework = framework_of(run.setup)
     return [advice.write(s, framework) for s in find_symptoms(run)]
+
+
+def _record_run(record: TrainingRecord, n_classes: int, **evidence: Any) -> Run:
+    """The rules' view of a record (``evidence``: flags, setup_problems, norms)."""
+    return Run(np.asarray(record.logp_given, np.float64), np.asarray(record.margin, np.float64),
+               np.asarray(record.other, np.int64), np.asarray(record.labels), np.asarray(record.in_training, bool),
+               np.asarray(record.epochs), {k: np.asarray(v, float) for k, v in record.history.items()},
+               dict(record.setup), evidence.get("flags") or RowFlags(), int(n_classes),
+               list(evidence.get("setup_problems", ())), evidence.get("norms"))
 
 
 def setup_problems_of(setup: Mapping[str, Any], classes: np.ndarray) -> list[tuple[str, str, str, str]]:
@@ -152,13 +160,13 @@ class Diagnosis:
     findings and gate metrics."""
 
     symptoms: list[Symptom] = field(default_factory=list)
-    findings: list[Finding] = field(default_factory=list)
+    symptom_findings: list[Finding] = field(default_factory=list)
+    row_findings: list[Finding] = field(default_factory=list)
     metrics: dict[str, float] = field(default_factory=dict)
 
     @property
-    def broken(self) -> Symptom | None:
-        """The collapse or divergence that broke the run, if any."""
-        return next((s for s in self.symptoms if s.pattern is Pattern.COLLAPSE and s.severity == "critical"), None)
+    def findings(self) -> list[Finding]:
+        return self.symptom_findings + self.row_findings
 
 
 def examine(record: TrainingRecord, verdicts: Mapping[str, RowVerdict], *, classes: np.ndarray,
@@ -166,33 +174,28 @@ def examine(record: TrainingRecord, verdicts: Mapping[str, RowVerdict], *, class
     """The stage: the run's symptoms and causes, from its record and the checks' row verdicts
     (read by the cause they carry, never by a check's name or column)."""
     rows = record.rows
-    flags = RowFlags.from_verdicts(verdicts, rows)
-    norms = input_norms(features)[rows] if features is not None else None
-    symptoms = diagnose(record.logp_given, record.margin, record.labels, record.in_training, record.epochs,
-                        record.history, n_classes=len(classes), setup=record.setup, flags=flags,
-                        setup_problems=setup_problems_of(record.setup, classes), norms=norms, other=record.other)
+    run = _record_run(record, len(classes), flags=RowFlags.from_verdicts(verdicts, rows),
+                      setup_problems=setup_problems_of(record.setup, classes),
+                      norms=input_norms(features)[rows] if features is not None else None)
+    framework = framework_of(run.setup)
+    symptoms = [advice.write(s, framework) for s in find_symptoms(run)]
     train = record.in_training
     n_train = max(int(train.sum()), 1)
     never = int(never_learned(record.margin, train).sum())
     often = int((train & (forgetting_events(record.margin) >= OFTEN_FORGOTTEN)).sum())
-    findings = [Finding(check=NAME, severity=s.severity, count=int(s.count), message=s.message, advice=s.advice)
-                for s in symptoms] + _row_findings(symptoms, never, often, n_train)
+    told = [Finding(check=NAME, severity=s.severity, count=int(s.count), message=s.message, advice=s.advice)
+            for s in symptoms]
     metrics = {"training_symptoms": float(sum(s.severity != "info" for s in symptoms))}
-    return Diagnosis(symptoms, findings, metrics)
+    return Diagnosis(symptoms, told, _row_findings(symptoms, never, often, n_train), metrics)
 
 
 def broken_run(record: TrainingRecord, classes: np.ndarray) -> dict[str, Any] | None:
     """Whether the run broke (collapse, divergence, answers all one class), from its record alone:
     ``{"epoch": 1-based, "kind"}`` or None. Evidence built from such a run averages in the broken
     epochs."""
-    run = Run(np.asarray(record.logp_given, np.float64), np.asarray(record.margin, np.float64),
-              np.asarray(record.other, np.int64), np.asarray(record.labels), np.asarray(record.in_training, bool),
-              np.asarray(record.epochs), {k: np.asarray(v, float) for k, v in record.history.items()},
-              dict(record.setup), RowFlags(), len(classes), [])
-    from .rules import collapse
-
-    found = curves(run.history, run.logp_given, run.margin, run.in_training, run.epochs).get("training")
-    symptom = collapse(run, found) if found is not None else None
+    run = _record_run(record, len(classes))
+    train = curves(run.history, run.logp_given, run.margin, run.in_training, run.epochs).get("training")
+    symptom = collapse(run, train) if train is not None else None
     if symptom is None or symptom.severity != "critical":
         return None
     return {"epoch": symptom.last_epoch + 1, "kind": symptom.details["kind"]}

@@ -109,7 +109,7 @@ def _collapse(s: Symptom, w: Mapping[str, str]) -> tuple[str, str]:
     else:
         message = (f"training got worse from epoch {e + 1}: {name} fell from {pct(best)} (epoch {p + 1}) "
                    f"to {pct(end)} at the end while the loss rose from {num(low)} to {num(end_loss)}")
-    if f["forgotten"] and np.isfinite(f["forgotten_share"]) and f["from_epoch"] is not None:
+    if f["forgotten"] and np.isfinite(f["forgotten_share"]):
         message += (f"; {plural(f['forgotten'], 'training row')} ({f['forgotten_share']:.0%} of those it had right) were "
                     f"forgotten between recorded epochs {f['from_epoch'] + 1} and {f['to_epoch'] + 1}")
     lr_note = _learning_rate(f["lr"])

@@ -219,8 +219,7 @@ def collapse(run: Run, train: Curve) -> Symptom | None:
         details.update({"one_class_share": found["one_class_share"], "one_class_label_share": found["one_class_label_share"]})
     facts = {**found, "forgotten": forgotten, "forgotten_share": forgotten_share, "problems": problems,
              "lr": lr, "lr_flagged": lr_flagged, "weighted": weighted, "accuracy_name": train.accuracy_name,
-             "from_epoch": int(run.epochs[j - 1]) if 1 <= j < len(run.epochs) + 1 else None,
-             "to_epoch": int(run.epochs[j]) if 0 <= j < len(run.epochs) else None}
+             "from_epoch": int(run.epochs[j - 1]) if j >= 1 else None, "to_epoch": int(run.epochs[j])}
     first = p if found["kind"] != "divergence" else e
     return Symptom(Pattern.COLLAPSE, "training", first, e, cause, sev, max(forgotten, 1), details=details, facts=facts)
 
@@ -276,6 +275,7 @@ def rise(run: Run, curve: Curve, train: Curve | None) -> Symptom | None:
         return None  # loss up, accuracy down: a collapse or a degradation
     carry = carried(run, split, a, b)
     train_share = run.flagged_share(run.in_training)
+    flagged = run.flags.any()
     details: dict[str, Any] = {"loss_from": low, "loss_to": end, "relative_rise": rel}
     count = 0
     if carry is not None and carry["n"]:
@@ -304,7 +304,7 @@ def rise(run: Run, curve: Curve, train: Curve | None) -> Symptom | None:
              "train_loss": (float(smooth(train.loss)[a]), ended_at(train.loss)) if train_fell else None,
              "carried": carry, "train_share": train_share, "story": story,
              "n_train": int(run.in_training.sum()),
-             "n_flagged_train": int(run.flags.any()[run.in_training].sum()) if run.flags.any() is not None else 0,
+             "n_flagged_train": 0 if flagged is None else int(flagged[run.in_training].sum()),
              "train_flags": run.flags.count(np.flatnonzero(run.in_training))}
     return Symptom(pattern, split, a, b, cause, grade(rel, "loss_rise"), count, details=details, facts=facts)
 

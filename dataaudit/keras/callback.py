@@ -24,7 +24,7 @@ from ..dynamics import TrainingRecord
 from ..errors import InputError
 from ..labels import label_facts, output_codes
 from ..lint import Labels, lint
-from ..recorder import EMBEDDING_DIMS, TrainingRecorder
+from ..recorder import EMBEDDING_DIMS, TrainingRecorder, save_record
 from ._quiet import import_keras
 from .describe import describe, outputs_are_logits
 
@@ -40,8 +40,9 @@ CHUNK_BYTES = 4 * 2**20
 CACHE_BYTES = 256 * 2**20
 #: Bytes kept per row and recorded epoch: log p (float16), margin (float16), other class (int8-16).
 BYTES_PER_SNAPSHOT = 6
-#: Bytes per row and representation dimension: a float32 running sum and a float16 best-epoch copy.
-BYTES_PER_DIM = 6
+#: Bytes per row and representation dimension: a float32 running sum, a float16 best-epoch copy
+#: and the float16 copy of the epoch being recorded.
+BYTES_PER_DIM = 8
 
 
 class SetupWarning(UserWarning):
@@ -94,16 +95,12 @@ class AuditCallback(keras.callbacks.Callback):
             warnings.warn(SetupWarning(f"dataaudit: {problem.message}. Change: {problem.fix}."), stacklevel=2)
         n_outputs = self.setup["output_units"]
         self._disabled = False
-        self._recorder = TrainingRecorder(self.y, X=self.X, random_state=self.random_state)
-        self._recorder.setup.update(self.setup)
         try:
-            self._recorder.start(n_outputs)
-            self._labels_all = output_codes(self.y, n, n_outputs)
+            output_codes(self.y, n, n_outputs)  # before any work: labels the outputs cannot train
         except InputError as exc:
             warnings.warn(f"dataaudit: this run is not recorded: {exc}", stacklevel=2)
             self._disabled = True
             return
-        self._n_columns = max(n_outputs, 2)
         self._epochs_planned = int(self.params.get("epochs") or 1)
         self._slots = min(self._epochs_planned, MAX_SNAPSHOTS)
         self._every = int(np.ceil(self._epochs_planned / self._slots))
@@ -117,6 +114,9 @@ class AuditCallback(keras.callbacks.Callback):
                           f"(memory_mb={self.memory_mb:g}); the scan judges those rows", stacklevel=2)
         else:
             self._rows = np.arange(n)
+        self._recorder = TrainingRecorder(self.y, X=self.X, rows=self._rows, random_state=self.random_state)
+        self._recorder.setup.update(self.setup)
+        self._recorder.start(n_outputs)
         m = len(self._rows)
         self._dims = dims
         self._epochs: list[int] = []
@@ -178,15 +178,14 @@ class AuditCallback(keras.callbacks.Callback):
         for start in range(0, len(self._rows), self._chunk):
             idx = self._rows[start:start + self._chunk]
             x = tf.convert_to_tensor(np.asarray(self.X[idx], dtype=np.float32))
-            y = tf.convert_to_tensor(self._labels_all[idx].astype(np.int32))
+            y = tf.convert_to_tensor(self._recorder.labels[idx].astype(np.int32))
             yield slice(start, start + len(idx)), x, y
 
     def _snapshot(self, epoch: int) -> None:
         self._epochs.append(epoch)
         for rows, x, y in self._chunks():
             logp, margin, other, embedding = self._step(x, y)
-            index = self._rows[rows]
-            self._recorder.add(index, logp.numpy(), margin.numpy(), other.numpy(),
+            self._recorder.add(self._rows[rows], logp.numpy(), margin.numpy(), other.numpy(),
                                embedding.numpy() if self._dims else None)
 
     # ------------------------------------------------------------------ validation split
@@ -229,8 +228,7 @@ class AuditCallback(keras.callbacks.Callback):
 
     def save(self, path) -> str:
         """Write the record to ``path`` (``.npz``), atomically; no pickled objects."""
-        self.record()
-        return self._recorder.save(path)
+        return save_record(self.record(), path)
 
 
 def _representation(model):

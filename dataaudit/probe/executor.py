@@ -63,8 +63,8 @@ class LocalExecutor:
     def run(self, tasks: Sequence[FoldTask], features: np.ndarray, labels: np.ndarray, n_classes: int, *,
             progress: Callable[[str], None] | None = None, name: str = "probe") -> list[np.ndarray]:
         out = []
-        for task in tasks:
-            if progress and task.member == 0:
+        for i, task in enumerate(tasks):
+            if progress and (i == 0 or task.fold != tasks[i - 1].fold):
                 progress(f"probe {name}: fold {task.fold + 1}/{task.n_folds} "
                          f"({len(task.train)} train, {len(task.test)} held out)")
             out.append(fit_predict(task.estimator, features[task.train], labels[task.train], features[task.test],

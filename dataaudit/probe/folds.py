@@ -77,8 +77,9 @@ def run_pass(features: np.ndarray, labels: np.ndarray, n_classes: int, plan: Pro
                 train = _without(train, exclude, labels)
             chosen = fold_estimators(estimators, members, np.bincount(labels[train], minlength=n_classes), n,
                                      random_state)
-            tasks += [FoldTask(fold, plan.n_folds, estimators.index(e) if e in estimators else -1 - j, e, train, test)
-                      for j, e in enumerate(chosen)]
+            # A member's index in the pass (-1: a stand-in the fold rule put in its place).
+            tasks += [FoldTask(fold, plan.n_folds, next((i for i, m in enumerate(estimators) if m is e), -1), e,
+                               train, test) for e in chosen]
         outputs = executor.run(tasks, features, labels, n_classes, progress=progress, name=plan.name)
         member_probs = np.zeros((len(estimators), n, n_classes))
         member_has = np.zeros((len(estimators), n), dtype=bool)

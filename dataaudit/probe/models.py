@@ -111,7 +111,12 @@ def build_member(name: str, n: int, random_state: int, n_features: int = 0):
         # Platt-scaled RBF SVM (what SVC(probability=True) did, without its deprecation).
         return make_pipeline(StandardScaler(), CalibratedClassifierCV(SVC(random_state=random_state), cv=PLATT_FOLDS,
                                                                       ensemble=False))
-    raise UsageError(f"unknown built-in {param('model')} '{name}'; choose from: {', '.join(BUILTIN)}, or package.module:Class")
+    raise unknown_model(name)
+
+
+def unknown_model(name: str) -> UsageError:
+    """The usage error for a ``model`` name that is no built-in."""
+    return UsageError(f"unknown built-in {param('model')} '{name}'; choose from: {', '.join(BUILTIN)}, or package.module:Class")
 
 
 def load_class(spec: str):

@@ -29,6 +29,7 @@ import numpy as np
 from ..errors import UsageError, param
 from .models import (
     BUILTIN, PLATT_FOLDS, WIDE_FEATURES, build_member, is_keras_file, is_keras_model, load_class, platt_fits,
+    unknown_model,
 )
 
 #: Up to this many rows the probe is the small ensemble; up to LARGE_N the large one.
@@ -272,7 +273,7 @@ def make_plan(
         name = model
     elif isinstance(model, str):
         if model not in BUILTIN:
-            build_member(model, n, random_state)  # raises the usage error naming the choices
+            raise unknown_model(model)
         members = builtin_members(model, n, n_features)
         name = "ensemble" if len(members) > 1 else members[0]
         if "svm" in members and not _svm_fits_every_fold(counts, n_folds):
