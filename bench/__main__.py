@@ -23,6 +23,9 @@ from .common import DOCS, SECTIONS
 
 #: Suites in the order they appear in docs/benchmarks.md.
 SUITES = ["detection", "outliers", "scale", "downstream", "symptoms", "dynamics", "images"]
+#: Hand-written sections (docs/bench/NAME.md) that follow the suites: why the code's rules are
+#: what they are, with the figures that chose them. No suite rewrites them.
+NOTES = ["probe_plan"]
 
 
 def _machine() -> str:
@@ -49,7 +52,7 @@ def assemble() -> str:
         f"Machine: {_machine()}. The machine is shared and noisy: compare ratios within a table.",
         "",
     ]
-    for name in SUITES:
+    for name in SUITES + NOTES:
         path = os.path.join(SECTIONS, f"{name}.md")
         if os.path.exists(path):
             with open(path, encoding="utf-8") as fh:

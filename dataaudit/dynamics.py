@@ -15,6 +15,9 @@ a pure function of those arrays (testable without TensorFlow):
   hard-to-learn (low confidence, low variability: often mislabeled);
 - ``forgetting_events``: how often a row goes from right (``p_given > p_other``) to wrong between
   consecutive recorded epochs (Toneva et al. 2019).
+
+What the label checks read from a record (its probabilities, alone or pooled with a probe's) is
+in :mod:`dataaudit.run_evidence`.
 """
 
 from __future__ import annotations
@@ -27,13 +30,10 @@ import numpy as np
 
 from .errors import InputError, param
 from .labels import output_columns
-from .probabilities import ProbeResult, cross_entropy
-from .utils import chunk_rows
 
 #: What an ``.npz`` record says it is, and the version of its layout.
 FORMAT = "dataaudit.dynamics"
 VERSION = 1
-_TINY = 1e-7  # p of float16 storage can be 0
 
 
 @dataclass
@@ -364,176 +364,3 @@ def never_learned(margin: np.ndarray, in_training: np.ndarray) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- label evidence
-
-
-#: Rows held out of training (validation_split) needed to pick the early-stopping epoch from them.
-MIN_HELD_OUT = 20
-
-
-def best_epoch(record: TrainingRecord) -> int:
-    """The recorded epoch (column) at which the network agreed most with the labels of the rows
-    it did not train on: the epoch early stopping would keep, before it memorised wrong labels.
-
-    The last recorded epoch when fewer than ``MIN_HELD_OUT`` rows were held out.
-    """
-    held = ~record.in_training
-    if held.sum() < MIN_HELD_OUT:
-        return record.n_epochs - 1
-    agreement = is_right(record.margin[held]).mean(axis=0)
-    return int(np.argmax(agreement))
-
-
-def record_probabilities(record: TrainingRecord, last: int | None = None) -> np.ndarray:
-    """Per recorded row, the mean class probabilities over recorded epochs ``0..last`` (default:
-    :func:`best_epoch`), rebuilt from what the record keeps per epoch: the label's probability,
-    the most likely other class's, and the rest spread evenly over the remaining classes (within
-    0.01 label-issue F1 of the exact vectors, docs/benchmarks.md).
-    """
-    last = best_epoch(record) if last is None else last
-    window = slice(0, last + 1)
-    k = record.n_outputs
-    m = record.n_recorded
-    p_label = np.exp(np.asarray(record.logp_given[:, window], np.float64))
-    p_other = np.exp(np.asarray(record.logp_given[:, window], np.float64) - np.asarray(record.margin[:, window], np.float64))
-    rest = np.clip(1.0 - p_label - p_other, 0.0, None) / max(k - 2, 1) if k > 2 else np.zeros_like(p_label)
-    probs = np.repeat(rest.sum(axis=1, keepdims=True), k, axis=1)
-    rows = np.arange(m)
-    probs[rows, record.labels] += (p_label - rest).sum(axis=1)
-    other = np.asarray(record.other[:, window])
-    r, e = np.nonzero(other >= 0)
-    np.add.at(probs, (r, other[r, e]), (p_other - rest)[r, e])
-    probs = np.clip(probs, 0.0, None)
-    return probs / np.maximum(probs.sum(axis=1, keepdims=True), _TINY)
-
-
-#: Rows of the run whose labels vote (a fixed random subset above it): the vote costs rows x this.
-REFERENCE_ROWS = 10_000
-#: Neighbours that vote: for the run alone, and when pooled with a probe's probabilities.
-VOTE_K = 50
-POOL_K = 20
-#: Weight of the run's neighbour vote when pooled with a probe (log-linear): the probe on the raw
-#: features is usually the stronger of the two, their errors only partly shared.
-POOL_WEIGHT = 0.25
-_SMOOTH = 1e-3
-#: The vote's search: ``"ivf"`` (cells of the reference rows, a share of them probed) from
-#: ``IVF_MIN_REFERENCE`` reference rows on, exact below (and always with ``"flat"``).
-VOTE_INDEX = "ivf"
-IVF_MIN_REFERENCE = 4_000
-#: Share of the cells probed: forum 50k record (20% flipped), F1 0.9447 at a tenth, 0.9446 at a
-#: twentieth in half the time (the vote is the scan's largest step at 1M rows).
-IVF_PROBE_SHARE = 0.05
-
-
-def neighbour_votes(embedding: np.ndarray, labels: np.ndarray, n_classes: int, k: int = VOTE_K, *,
-                    random_state: int = 0) -> np.ndarray:
-    """Deep kNN (Bahri et al. 2020): per row, class probabilities from the given labels of its
-    nearest neighbours in the network's own representation, the row itself left out.
-
-    Cosine neighbours (L2-normalised rows; faiss, exact, or from ``IVF_MIN_REFERENCE`` reference rows
-    on an inverted-file search probing a twentieth of its cells) among at most ``REFERENCE_ROWS`` rows; the j-th of k neighbours votes with weight ``1 - j/k`` (by rank, not distance, which
-    lets one near neighbour dominate in large data). Returns (m, n_classes).
-
-    Examples
-    --------
-    >>> Z = np.r_[np.zeros((5, 2)) + [1, 0], np.zeros((5, 2)) + [0, 1]] + np.arange(10)[:, None] * 1e-3
-    >>> y = np.array([0, 0, 0, 0, 1, 1, 1, 1, 1, 1])   # row 4 sits among the 0s with label 1
-    >>> votes = neighbour_votes(Z, y, 2, k=3)
-    >>> bool(votes[4, 0] > 0.9), bool(votes[5, 1] > 0.9)
-    (True, True)
-    """
-    import faiss
-
-    from .neighbors import ivf_index
-
-    Z = np.asarray(embedding, np.float32)
-    Z = np.ascontiguousarray(Z / np.maximum(np.linalg.norm(Z, axis=1, keepdims=True), 1e-6))
-    m = len(Z)
-    rng = np.random.default_rng(random_state)
-    ref = np.arange(m) if m <= REFERENCE_ROWS else np.sort(rng.choice(m, REFERENCE_ROWS, replace=False))
-    k = min(k, len(ref) - 1)
-    d = Z.shape[1]
-    if VOTE_INDEX == "ivf" and len(ref) >= IVF_MIN_REFERENCE:
-        # Approximate search over cells of the reference rows: a vote of 50 ranks barely moves
-        # when a few far neighbours are swapped, and it costs a fraction of the exact search.
-        n_cells = int(np.sqrt(len(ref)))
-        index = ivf_index(d, n_cells, random_state=random_state, inner_product=True)
-        index.train(Z[ref])
-        index.nprobe = max(1, int(np.ceil(n_cells * IVF_PROBE_SHARE)))
-    else:
-        index = faiss.IndexFlatIP(d)
-    index.add(Z[ref])
-    neighbours = np.empty((m, k), np.int64)
-    step = chunk_rows(Z.shape[1])
-    for s in range(0, m, step):
-        _, found = index.search(Z[s:s + step], k + 1)
-        found = np.where(found >= 0, ref[np.maximum(found, 0)], -1)
-        own = found == np.arange(s, s + len(found))[:, None]
-        # Leave the row itself out (or, when it is not a reference, the last of k + 1).
-        drop = np.where(own.any(axis=1), own.argmax(axis=1), k)
-        keep = np.ones(found.shape, bool)
-        keep[np.arange(len(found)), drop] = False
-        neighbours[s:s + step] = found[keep].reshape(len(found), k)
-    rank_weight = np.broadcast_to(1.0 - np.arange(k) / k, (m, k))
-    # Unfound neighbours (IVF cells too small) come back as -1: they do not vote.
-    found = neighbours >= 0
-    cells = (np.arange(m)[:, None] * n_classes + labels[neighbours])[found]
-    probs = np.bincount(cells, weights=rank_weight[found], minlength=m * n_classes).reshape(m, n_classes)
-    probs /= np.maximum(probs.sum(axis=1, keepdims=True), 1e-12)
-    return (1 - _SMOOTH) * probs + _SMOOTH / n_classes
-
-
-def pool(from_run: np.ndarray, from_probe: np.ndarray, weight: float = POOL_WEIGHT) -> np.ndarray:
-    """Log-linear pooling ``softmax(weight log p_run + (1 - weight) log p_probe)``.
-
-    Examples
-    --------
-    >>> pool(np.array([[0.9, 0.1]]), np.array([[0.5, 0.5]]), weight=0.5).round(3).tolist()
-    [[0.75, 0.25]]
-    """
-    logp = weight * np.log(np.clip(from_run, _TINY, 1.0)) + (1 - weight) * np.log(np.clip(from_probe, _TINY, 1.0))
-    p = np.exp(logp - logp.max(axis=1, keepdims=True))
-    return p / p.sum(axis=1, keepdims=True)
-
-
-def run_probabilities(record: TrainingRecord, n_classes: int, k: int = VOTE_K, *, random_state: int = 0) -> np.ndarray:
-    """The run's own evidence per recorded row, (m, n_classes): the vote of ``k`` neighbours in
-    each recorded representation, averaged over them; without a recorded representation,
-    :func:`record_probabilities`."""
-    if not record.embeddings:
-        return record_probabilities(record)
-    votes = [neighbour_votes(e, record.labels, n_classes, k, random_state=random_state) for e in record.embeddings]
-    return np.mean(votes, axis=0)
-
-
-def evidence(record: TrainingRecord, labels: np.ndarray, n_classes: int, *, probe=None, random_state: int = 0):
-    """The probabilities the label and loss checks read when a training record is given.
-
-    The run alone: per recorded row, the vote of its neighbours in the network's representation
-    (``VOTE_K``); rows the record did not cover have no probabilities (``judged`` marks the
-    others). With a probe (a :class:`dataaudit.probe.ProbeResult` over every row): recorded rows
-    get :func:`pool` of the ``POOL_K`` vote and the probe's probabilities, the others the probe's.
-    Measured in docs/benchmarks.md: the run alone is close to the default probe, pooled it is at
-    least as good as either.
-    """
-    n = len(labels)
-    rows = record.rows
-    from_run = run_probabilities(record, n_classes, POOL_K if probe is not None else VOTE_K, random_state=random_state)
-    probs = np.zeros((n, n_classes))
-    source = "neighbours in the run's representation" if record.embeddings else "the run's probabilities"
-    if probe is not None:
-        probs[:] = probe.pred_probs
-        probs[rows] = pool(from_run, probe.pred_probs[rows])
-        judged = None
-        info = {**probe.info, "model": f"training record + {probe.info.get('model')}"}
-    else:
-        counts = np.bincount(labels, minlength=n_classes)
-        probs[:] = counts / n
-        probs[rows] = from_run
-        judged = None if len(rows) == n else np.isin(np.arange(n), rows)
-        info = {"model": "training record", "n_folds": None}
-    info["record_evidence"] = source
-    info["record_rows"] = record.n_recorded
-    info["record_epochs"] = record.n_epochs
-    seen = slice(None) if judged is None else judged
-    info["accuracy_on_given_labels"] = round(float((probs[seen].argmax(axis=1) == labels[seen]).mean()), 6)
-    return ProbeResult(probs, cross_entropy(probs, labels), info, judged=judged)

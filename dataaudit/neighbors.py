@@ -1,12 +1,19 @@
-"""The shared k-nearest-neighbour graph, built once per scan, and near-duplicate distances.
+"""The shared k-nearest-neighbour graph, built once per scan, the faiss search behind it, and
+near-duplicate distances.
+
+:class:`NeighborGraph` is what the checks read: ``indices``, ``distances``, ``k``, ``scale``,
+``standardize`` and ``query``. :class:`FaissGraph` provides it (:func:`build_neighbor_graph`);
+another engine can provide it with the same six names. :class:`Search` is the one faiss search
+(exact, inverted file, or inverted file of quantised codes; Euclidean or inner product) that the
+graph and the training record's neighbour vote (``run_evidence.neighbour_votes``) both use.
 
 Distances are Euclidean on standardised features (each feature scaled to unit variance), so
 no single large-valued feature dominates. A *sparse* feature, one that holds the same value in
 most rows (an image's border pixel, a count, a one-hot column), is scaled by the typical size
 of its departures from that value when that is larger than its standard deviation: a border
 pixel lit in 1 digit in 500 is 30-40 standard deviations out by its std alone, which would
-make ordinary digits look like broken inputs. Search uses faiss (a maintained C++ library with
-BLAS-backed exact search and inverted-file approximate search):
+make ordinary digits look like broken inputs. faiss is a maintained C++ library with
+BLAS-backed exact search and inverted-file approximate search:
 
 - ``n <= 20,000``: exact search (``IndexFlatL2``);
 - up to 500,000: ``IndexIVFFlat`` with ``2 * sqrt(n)`` cells, trained by seeded k-means (10
@@ -14,19 +21,14 @@ BLAS-backed exact search and inverted-file approximate search):
 - larger (``PQ_MIN_ROWS``): ``sqrt(n)`` cells holding 4-bit product-quantised codes scanned
   with SIMD (``IndexIVFPQFastScan``, two dimensions per code), probing 12 cells, and the best
   ``4 k`` candidates re-ranked by their exact distances (``IndexRefineFlat``): distances stay
-  exact, and scanning a cell costs a fraction of the float scan. 1M x 64 (forum-like clusters,
-  one run each, the machine nearly quiet): float cells (2 per sqrt(n)), 16 probed, 91 s at
-  recall@10 0.49; quantised, 2 cells per sqrt(n), 24 probed, 38-45 s at 0.55; 1 per sqrt(n),
-  12 probed, 35 s at 0.51 (16 probed: 41 s, 0.56); re-ranking 4 k instead of 8 k candidates
-  cuts the search by a quarter for recall 0.52 -> 0.49. On data without low-dimensional structure (the scale
-  bench's Gaussian clusters in 64 dimensions) the codes rank candidates less well: recall@10 at 1M
-  0.75 -> 0.24, but the neighbours found are only a few percent farther than the true ones (300k
-  rows: mean distance to the 10 found / to the true 10, median 1.05, 95th percentile 1.08; the
-  float cells 1.002 / 1.014), which is what the outlier ratios and the duplicate threshold read.
+  exact, and scanning a cell costs a fraction of the float scan (the figures that chose these
+  numbers: docs/benchmarks.md, "Speed and memory at scale").
 
 The recall@k against exact search is measured on a seeded subsample of queries and stored in
-``NeighborGraph.recall``, with how much farther the neighbours found are than the true ones
-(``NeighborGraph.distance_ratio``; both in ``report.summary["neighbors"]``).
+``FaissGraph.recall``, with how much farther the neighbours found are than the true ones
+(``FaissGraph.distance_ratio``; both in ``report.summary["neighbors"]``): on data without
+low-dimensional structure recall is low while the neighbours found are barely farther, which is
+what the outlier ratios and the duplicate threshold read.
 
 IVF was chosen over HNSW because its result does not depend on thread scheduling (the same
 seed gives the same graph, hence the same report) and it builds 1M x 64 in about a minute
@@ -37,19 +39,18 @@ found even where recall of ordinary neighbours is lower.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Protocol, runtime_checkable
 
 import numpy as np
 
 from .errors import UsageError, param
 from .utils import CHUNK_ROWS, CHUNK_VALUES, chunk_rows
 
+METHODS = ("exact", "ivf", "ivf-pq")
 EXACT_MAX = 20_000
 N_PROBE = 16
 #: IVF cells per square root of n, and k-means iterations of their training (faiss's default is
-#: 25; from 10 on the recall of the graph does not move). 50k x 64 (forum-like clusters), under
-#: load: 4 cells per sqrt(n), 25 iterations: 21 s, recall@10 0.540; 10 iterations: 15 s, 0.540;
-#: 2 cells per sqrt(n): 12 s, 0.615 (training costs cells x rows, the search rows x rows / cells).
+#: 25; from 10 on the recall of the graph does not move; docs/benchmarks.md).
 CELLS_PER_SQRT_N = 2
 TRAIN_ITERATIONS = 10
 RECALL_QUERIES = 1000
@@ -69,9 +70,147 @@ PQ_RECALL_QUERIES = 250
 SPARSE_ROWS = 100_000
 
 
+@runtime_checkable
+class NeighborGraph(Protocol):
+    """What the checks read of the shared kNN graph: every sample's ``k`` nearest other samples.
+
+    Attributes
+    ----------
+    indices : ndarray (n, k) int64
+        Nearest first, the sample itself excluded.
+    distances : ndarray (n, k) float32
+        Euclidean distances between standardised samples (:meth:`standardize`).
+    k : int
+    scale : ndarray (d,)
+        Each feature's scale in the standardisation (see :func:`standardize_params`).
+    """
+
+    indices: np.ndarray
+    distances: np.ndarray
+
+    @property
+    def k(self) -> int: ...
+
+    @property
+    def scale(self) -> np.ndarray: ...
+
+    def standardize(self, features: np.ndarray) -> np.ndarray:
+        """Other samples (e.g. a test split) scaled exactly as the graph's samples were."""
+
+    def query(self, features: np.ndarray, k: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` nearest graph samples of other samples: ``(distances, indices)``."""
+
+    def info(self) -> dict[str, Any]:
+        """What the report says of the graph (``summary["neighbors"]``)."""
+
+
 @dataclass
-class NeighborGraph:
-    """k nearest neighbours of every sample, itself excluded, nearest first.
+class Search:
+    """One faiss index over reference rows, searched in chunks of queries.
+
+    Attributes
+    ----------
+    index : faiss.Index
+        Trained and filled.
+    inner_product : bool
+        Similarities (larger is nearer) instead of squared Euclidean distances.
+    reference : ndarray (m,) int64 or None
+        The reference rows' ids in the caller's numbering (None: 0 .. m - 1).
+    """
+
+    index: Any
+    inner_product: bool = False
+    reference: np.ndarray | None = None
+
+    def nearest(self, Z: np.ndarray, k: int, *, progress: Callable[[str], None] | None = None,
+                chunk: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``(scores, ids)`` of each query's ``k`` nearest reference rows, (m, k) each: Euclidean
+        distances (or inner products), ids in the caller's numbering, -1 where a search found
+        fewer than ``k`` (inverted-file cells with too few rows)."""
+        n = len(Z)
+        ids = np.empty((n, k), dtype=np.int64)
+        scores = np.empty((n, k), dtype=np.float32)
+        step = chunk or CHUNK_ROWS
+        for s in range(0, n, step):
+            D, I = self.index.search(Z[s : s + step], k)
+            if self.reference is not None:
+                I = np.where(I >= 0, self.reference[np.maximum(I, 0)], -1)
+            ids[s : s + step] = I
+            scores[s : s + step] = D if self.inner_product else np.sqrt(np.maximum(D, 0))
+            if progress and n > 2 * step and (s // step) % 4 == 3:
+                progress(f"neighbours: {min(s + step, n)}/{n}")
+        return scores, ids
+
+
+def build_search(Z: np.ndarray, method: str, *, n_cells: int = 0, n_probe: int = 1, inner_product: bool = False,
+                 train_rows: int | None = None, iterations: int | None = None, reference: np.ndarray | None = None,
+                 random_state: int = 0, progress: Callable[[str], None] | None = None) -> Search:
+    """A :class:`Search` over the rows of ``Z`` (float32, C-contiguous).
+
+    Parameters
+    ----------
+    method : {"exact", "ivf", "ivf-pq"}
+        Exact search, an inverted file of ``n_cells`` cells probing ``n_probe`` of them, or an
+        inverted file of product-quantised codes re-ranked exactly (Euclidean only; ``Z``'s
+        width must divide into :func:`pq_codes`).
+    train_rows : int, optional
+        The cells' k-means is trained on this many seeded rows of ``Z`` (all when None).
+    iterations : int, optional
+        k-means iterations (faiss's default when None).
+    reference : ndarray, optional
+        The rows' ids in the caller's numbering, returned by :meth:`Search.nearest`.
+
+    Examples
+    --------
+    >>> Z = np.array([[0.0], [1.0], [5.0]], np.float32)
+    >>> build_search(Z, "exact").nearest(np.array([[0.9]], np.float32), 2)[1].tolist()
+    [[1, 0]]
+    """
+    import faiss
+
+    n, d = Z.shape
+    if method == "exact":
+        index = faiss.IndexFlatIP(d) if inner_product else faiss.IndexFlatL2(d)
+    elif method == "ivf":
+        index = ivf_index(d, n_cells, random_state=random_state, inner_product=inner_product, iterations=iterations)
+        index.nprobe = min(n_probe, n_cells)
+    elif method == "ivf-pq" and not inner_product:
+        index = _pq_index(d, n_cells, random_state=random_state, n_probe=n_probe)
+    else:
+        raise UsageError(f"unknown neighbour {param('method')} {method!r}; choose from: {', '.join(METHODS)}")
+    if method != "exact":
+        train_n = n if train_rows is None else min(n, train_rows)
+        rng = np.random.default_rng(random_state)
+        sample = Z[np.sort(rng.choice(n, size=train_n, replace=False))] if train_n < n else Z
+        if progress:
+            progress(f"neighbours: training an IVF index ({n_cells} cells) on {train_n} samples")
+        index.train(sample)
+    index.add(Z)
+    return Search(index, inner_product=inner_product, reference=reference)
+
+
+def drop_self(idx: np.ndarray, dist: np.ndarray, first_row: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Remove each query row's own id from its k + 1 results (the first hit of it, or the last
+    result when the row was not found: duplicates hid it, or it is not a reference row). Row
+    ``i`` of ``idx`` is the query of id ``first_row + i``.
+
+    Examples
+    --------
+    >>> idx = np.array([[0, 1, 2], [0, 2, 1]])   # row 1 is not among its own results
+    >>> drop_self(idx, idx.astype(np.float32))[0].tolist()
+    [[1, 2], [0, 2]]
+    """
+    n, k1 = idx.shape
+    is_self = idx == np.arange(first_row, first_row + n)[:, None]
+    first = is_self & (np.cumsum(is_self, axis=1) == 1)
+    first[~first.any(axis=1), k1 - 1] = True
+    keep = ~first
+    return idx[keep].reshape(n, k1 - 1).astype(np.int64), dist[keep].reshape(n, k1 - 1)
+
+
+@dataclass
+class FaissGraph:
+    """The :class:`NeighborGraph` built by faiss (:func:`build_neighbor_graph`).
 
     Attributes
     ----------
@@ -84,8 +223,7 @@ class NeighborGraph:
         Measured recall@k of the approximate search (None for exact search).
     distance_ratio : float or None
         Median over the same queries of the mean distance to the neighbours found over the mean
-        distance to the true ones (None for exact search): on data without low-dimensional
-        structure recall@k is low while the neighbours found are barely farther (module notes).
+        distance to the true ones (None for exact search).
     """
 
     indices: np.ndarray
@@ -94,7 +232,7 @@ class NeighborGraph:
     metric: str = "euclidean (standardised features)"
     recall: float | None = None
     distance_ratio: float | None = None
-    _index: Any = field(default=None, repr=False)
+    _search: Search | None = field(default=None, repr=False)
     _mean: np.ndarray | None = field(default=None, repr=False)
     _scale: np.ndarray | None = field(default=None, repr=False)
     _pad: int = field(default=0, repr=False)
@@ -105,18 +243,14 @@ class NeighborGraph:
 
     @property
     def scale(self) -> np.ndarray:
-        """Each feature's scale in the standardisation (see :func:`standardize_params`)."""
         return self._scale
 
     def standardize(self, features: np.ndarray) -> np.ndarray:
-        """Scale other samples (e.g. a test split) exactly as the graph's samples were."""
-        return _padded(((np.asarray(features, dtype=np.float32) - self._mean) / self._scale).astype(np.float32), self._pad)
+        Z = ((np.asarray(features, dtype=np.float32) - self._mean) / self._scale).astype(np.float32)
+        return _padded(Z, self._pad)
 
     def query(self, features: np.ndarray, k: int = 1) -> tuple[np.ndarray, np.ndarray]:
-        """The ``k`` nearest graph samples of other samples: ``(distances, indices)``."""
-        Z = self.standardize(features)
-        dist, idx = self._index.search(Z, k)
-        return np.sqrt(np.maximum(dist, 0)).astype(np.float32), idx.astype(np.int64)
+        return self._search.nearest(self.standardize(features), k)
 
     def info(self) -> dict[str, Any]:
         out = {"k": self.k, "method": self.method, "metric": self.metric}
@@ -188,18 +322,6 @@ def _standardized(features: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> 
     return out
 
 
-def _drop_self(idx: np.ndarray, dist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Remove each row's own index from k+1 results (or the last one, when duplicates hid it)."""
-    n, k1 = idx.shape
-    is_self = idx == np.arange(n)[:, None]
-    # Keep only the first self hit per row.
-    first = is_self & (np.cumsum(is_self, axis=1) == 1)
-    no_self = ~first.any(axis=1)
-    first[no_self, k1 - 1] = True
-    keep = ~first
-    return idx[keep].reshape(n, k1 - 1).astype(np.int64), dist[keep].reshape(n, k1 - 1)
-
-
 def ivf_index(d: int, n_cells: int, *, random_state: int, inner_product: bool = False, iterations: int | None = None):
     """An untrained faiss inverted-file index whose k-means is seeded: the same seed gives the same
     cells, hence the same neighbours and the same report. ``iterations``: k-means iterations
@@ -239,14 +361,14 @@ def pq_codes(d: int) -> tuple[int, int]:
     return codes, -(-d // codes) * codes - d
 
 
-def _pq_index(d: int, n_cells: int, *, random_state: int):
+def _pq_index(d: int, n_cells: int, *, random_state: int, n_probe: int):
     """An untrained inverted file of 4-bit product-quantised codes, re-ranked exactly
     (module notes); seeded like :func:`ivf_index`."""
     import faiss
 
     codes, _ = pq_codes(d)
     ivf = _seeded(faiss.IndexIVFPQFastScan(faiss.IndexFlatL2(d), d, n_cells, codes, 4), random_state, TRAIN_ITERATIONS)
-    ivf.nprobe = min(PQ_N_PROBE, n_cells)
+    ivf.nprobe = min(n_probe, n_cells)
     index = faiss.IndexRefineFlat(ivf)
     index.k_factor = PQ_RERANK_FACTOR
     index.referenced_objects = [ivf]  # the refine index does not own its base: keep it alive
@@ -275,7 +397,7 @@ def build_neighbor_graph(
     random_state: int = 0,
     method: str = "auto",
     progress: Callable[[str], None] | None = None,
-) -> NeighborGraph:
+) -> FaissGraph:
     """Build the kNN graph of ``features`` (itself excluded).
 
     Parameters
@@ -293,73 +415,51 @@ def build_neighbor_graph(
     >>> g.indices[:, 0].tolist()
     [3, 3, 1, 0]
     """
-    import faiss
-
     n, d = features.shape
     k = int(max(1, min(k, n - 1)))
     mean, scale = standardize_params(features)
     Z = _standardized(features, mean, scale)
     if method == "auto":
         method = "exact" if n <= EXACT_MAX else "ivf" if n < PQ_MIN_ROWS else "ivf-pq"
-    recall = distance_ratio = None
-    pad = 0
-    if method == "exact":
-        index = faiss.IndexFlatL2(d)
-        index.add(Z)
-    elif method in ("ivf", "ivf-pq"):
-        per_sqrt_n = CELLS_PER_SQRT_N if method == "ivf" else PQ_CELLS_PER_SQRT_N
-        n_cells = int(max(1, min(max(per_sqrt_n * np.sqrt(n), MIN_CELLS), n // MIN_TRAIN_PER_CELL)))
-        if method == "ivf":
-            index = ivf_index(d, n_cells, random_state=random_state, iterations=TRAIN_ITERATIONS)
-            index.nprobe = min(N_PROBE, n_cells)
-        else:
-            pad = pq_codes(d)[1]
-            Z = _padded(Z, pad)
-            index = _pq_index(d + pad, n_cells, random_state=random_state)
-        rng = np.random.default_rng(random_state)
-        train_n = min(n, TRAIN_PER_CELL * n_cells)
-        sample = Z[np.sort(rng.choice(n, size=train_n, replace=False))] if train_n < n else Z
-        if progress:
-            progress(f"neighbours: training an IVF index ({n_cells} cells) on {train_n} samples")
-        index.train(sample)
-        index.add(Z)
-        d = Z.shape[1]
-    else:
-        raise UsageError(f"unknown neighbour {param('method')} {method!r}; choose from: auto, exact, ivf, ivf-pq")
+    if method not in METHODS:
+        raise UsageError(f"unknown neighbour {param('method')} {method!r}; choose from: auto, {', '.join(METHODS)}")
+    pad = pq_codes(d)[1] if method == "ivf-pq" else 0
+    Z = _padded(Z, pad)
+    per_sqrt_n = PQ_CELLS_PER_SQRT_N if method == "ivf-pq" else CELLS_PER_SQRT_N
+    n_cells = int(max(1, min(max(per_sqrt_n * np.sqrt(n), MIN_CELLS), n // MIN_TRAIN_PER_CELL)))
+    search = build_search(Z, method, n_cells=n_cells, n_probe=PQ_N_PROBE if method == "ivf-pq" else N_PROBE,
+                          train_rows=TRAIN_PER_CELL * n_cells, iterations=TRAIN_ITERATIONS,
+                          random_state=random_state, progress=progress)
     if progress:
         progress(f"neighbours: {method} search of {k} neighbours for {n} samples")
-    idx = np.empty((n, k + 1), dtype=np.int64)
-    dist = np.empty((n, k + 1), dtype=np.float32)
-    step = CHUNK_ROWS
-    for s in range(0, n, step):
-        D, I = index.search(Z[s : s + step], k + 1)
-        idx[s : s + step] = I
-        dist[s : s + step] = np.sqrt(np.maximum(D, 0))
-        if progress and n > 2 * step and (s // step) % 4 == 3:
-            progress(f"neighbours: {min(s + step, n)}/{n}")
+    dist, idx = search.nearest(Z, k + 1, progress=progress)
     # Missing results (IVF cells with too few points) come back as -1: point them at self.
     missing = idx < 0
     if missing.any():
-        rows = np.nonzero(missing)[0]
-        idx[missing] = rows
+        idx[missing] = np.nonzero(missing)[0]
         dist[missing] = np.inf
+    recall = distance_ratio = None
     if method != "exact":
-        rng = np.random.default_rng(random_state + 1)
-        n_queries = RECALL_QUERIES if method == "ivf" else PQ_RECALL_QUERIES
-        q = np.sort(rng.choice(n, size=min(n_queries, n), replace=False))
-        exact = faiss.IndexFlatL2(d)
-        exact.add(Z)
-        D_exact, I_exact = exact.search(Z[q], k + 1)
-        hits = [len(set(a) & set(b)) for a, b in zip(idx[q].tolist(), I_exact.tolist())]
-        recall = float(np.sum(hits) / (len(q) * (k + 1)))
-        distance_ratio = _distance_ratio(dist[q], np.sqrt(np.maximum(D_exact, 0)))
-        del exact
-    indices, distances = _drop_self(idx, dist)
+        recall, distance_ratio = _measured_recall(Z, idx, dist, k + 1, random_state=random_state,
+                                                  n_queries=RECALL_QUERIES if method == "ivf" else PQ_RECALL_QUERIES)
+    indices, distances = drop_self(idx, dist)
     finite = np.isfinite(distances)
     if not finite.all():
         distances[~finite] = distances[finite].max() if finite.any() else 0.0
-    return NeighborGraph(indices, distances, method=method, recall=recall, distance_ratio=distance_ratio,
-                         _index=index, _mean=mean, _scale=scale, _pad=pad)
+    return FaissGraph(indices, distances, method=method, recall=recall, distance_ratio=distance_ratio,
+                      _search=search, _mean=mean, _scale=scale, _pad=pad)
+
+
+def _measured_recall(Z: np.ndarray, idx: np.ndarray, dist: np.ndarray, k: int, *, random_state: int,
+                     n_queries: int) -> tuple[float, float]:
+    """Recall@k of an approximate search's ``idx`` against exact search on a seeded subsample of
+    queries, and :func:`_distance_ratio` on the same queries."""
+    n = len(Z)
+    rng = np.random.default_rng(random_state + 1)
+    q = np.sort(rng.choice(n, size=min(n_queries, n), replace=False))
+    exact_dist, exact_idx = build_search(Z, "exact").nearest(Z[q], k)
+    hits = [len(set(a) & set(b)) for a, b in zip(idx[q].tolist(), exact_idx.tolist())]
+    return float(np.sum(hits) / (len(q) * k)), _distance_ratio(dist[q], exact_dist)
 
 
 def near_duplicate_threshold(graph: NeighborGraph, factor: float = 0.1) -> float:
@@ -371,7 +471,7 @@ def near_duplicate_threshold(graph: NeighborGraph, factor: float = 0.1) -> float
 
     Examples
     --------
-    >>> g = NeighborGraph(np.zeros((4, 1), int), np.array([[0.0], [2.0], [2.0], [4.0]], np.float32))
+    >>> g = FaissGraph(np.zeros((4, 1), int), np.array([[0.0], [2.0], [2.0], [4.0]], np.float32))
     >>> round(near_duplicate_threshold(g), 6)
     0.2
     """

@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from . import data, doctor, dynamics, io, neighbors, probe, remedies
+from . import data, doctor, dynamics, io, neighbors, probe, remedies, run_evidence
 from ._version import __version__
 from .checks import REGISTRY
 from .checks.base import (
@@ -180,7 +180,7 @@ def validate(
     if NEED_PROBE in request.needs and request.pred_probs is None and not record_only:
         request.probe_plan = probe.make_plan(
             model, np.bincount(dataset.labels, minlength=dataset.n_classes), dataset.sample_shape,
-            random_state=seed, **probe_options,
+            random_state=seed, sample=dataset.features, **probe_options,
         )
     if NEED_SETUP in request.needs:
         request.setup = _setup_of(request, model)
@@ -227,7 +227,7 @@ def _provide_probe(request: ScanRequest) -> Provided:
                 random_state=request.seed, progress=request.say, sample_shape=ds.sample_shape,
             )
         if request.record is not None:
-            result = dynamics.evidence(request.record, ds.labels, ds.n_classes, probe=result, random_state=request.seed)
+            result = run_evidence.evidence(request.record, ds.labels, ds.n_classes, probe=result, random_state=request.seed)
             broken = doctor.broken_run(request.record, ds.classes)
             if broken is not None:
                 # Evidence from a run that broke averages in the broken epochs: the label check says so.

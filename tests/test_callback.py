@@ -111,7 +111,7 @@ def test_heads_label_forms_and_logits(head, loss, one_hot):
     cb = _fit(X, target, _net(k, head=head, loss=loss), class_weight={c: 1.0 for c in range(k)})
     record = cb.record()
     assert np.all(record.logp_given <= 0) and np.all(np.isfinite(record.margin.astype(np.float32)))
-    from dataaudit.dynamics import record_probabilities
+    from dataaudit.run_evidence import record_probabilities
 
     np.testing.assert_allclose(record_probabilities(record).sum(axis=1), 1, atol=1e-6)
     report = dataaudit.scan(X, target, dynamics=cb)

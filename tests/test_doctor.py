@@ -2,14 +2,12 @@
 run per symptom with a planted cause (slow), whose report must name that cause; a healthy run on
 clean data must get no warning from ``setup`` or ``training``.
 
-The Keras reproductions are the ones ``python -m bench symptoms`` scores (bench/symptoms.py).
+The Keras runs are fixtures (tests/keras_runs.py), the same that ``python -m bench symptoms`` scores.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import sys
 
 import numpy as np
 import pytest
@@ -19,7 +17,8 @@ from dataaudit import doctor
 from dataaudit.checks import training
 from dataaudit.dynamics import TrainingRecord, fingerprint
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+import keras_runs
+
 
 
 # ----------------------------------------------------------------------------- curves
@@ -333,14 +332,6 @@ def test_terminal_view_shows_the_symptom(cli, tmp_path):
 # ----------------------------------------------------------------------------- real Keras runs
 
 
-def _bench():
-    if ROOT not in sys.path:
-        sys.path.insert(0, ROOT)
-    from bench import symptoms
-
-    return symptoms
-
-
 KERAS_CASES = [
     # (reproduction, pattern, cause, words the finding must say)
     ("loss rises while accuracy rises", "loss_up_accuracy_up", "label_noise", ["label issue", "by heart"]),
@@ -358,14 +349,13 @@ KERAS_CASES = [
 @pytest.mark.parametrize("name, pattern, cause, words", KERAS_CASES, ids=[c[0] for c in KERAS_CASES])
 def test_keras_run_with_a_planted_cause_names_it(name, pattern, cause, words):
     pytest.importorskip("keras")
-    S = _bench()
-    X, y, cb, truth = S.record_run(name, seed=0)
+    X, y, cb, truth = keras_runs.record_run(name, seed=0)
     report = dataaudit.scan(X, y, dynamics=cb)
     symptoms = report.summary["training"]["symptoms"]
     hits = [s for s in symptoms if s["pattern"] == pattern]
     assert hits, symptoms
     s = hits[0]
-    causes = S.REPRODUCTIONS[name].causes
+    causes = keras_runs.REPRODUCTIONS[name].causes
     assert s["cause"] == cause if cause else s["cause"] in causes, s
     marker = {"collapse": "training collapsed", "loss_up_accuracy_up": "loss rose",
               "train_val_parting": "training and validation part", "loss_and_accuracy_fall": "fall together",
@@ -389,8 +379,7 @@ def test_keras_run_with_a_planted_cause_names_it(name, pattern, cause, words):
 @pytest.mark.parametrize("name, seed", [("healthy run", 0), ("healthy run", 1), ("healthy run, sigmoid head", 0)])
 def test_keras_healthy_run_gets_no_false_alarm(name, seed):
     pytest.importorskip("keras")
-    S = _bench()
-    X, y, cb, _ = S.record_run(name, seed=seed)
+    X, y, cb, _ = keras_runs.record_run(name, seed=seed)
     report = dataaudit.scan(X, y, dynamics=cb)
     alarms = [f for f in report.findings if f["check"] in ("setup", "training") and f["severity"] != "info"]
     assert not alarms, alarms

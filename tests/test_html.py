@@ -78,3 +78,19 @@ def test_renders_in_headless_chromium(digits_report, tmp_path):
     # The DOM was built: the sortable tables' script ran without breaking the page.
     dom = subprocess.run([browser, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=90).stdout
     assert "Likely mislabeled" in dom and "<table" in dom
+
+
+def test_a_runs_curves_and_data_map_each_get_a_plot_of_their_own():
+    import base64
+    import io
+
+    from matplotlib.image import imread
+    from test_check_contract import _data, _record
+
+    X, y, _, _, _ = _data()
+    page = render(dataaudit.scan(X, y, dynamics=_record(X, y), checks="training"))
+    plots = re.findall(r'<img class="plot" alt="plot" src="data:image/png;base64,([^"]+)"', page)
+    # The class chart, then the curves and the data map as two figures as wide as the others.
+    assert len(plots) == 3
+    widths = [imread(io.BytesIO(base64.b64decode(p))).shape[1] for p in plots]
+    assert min(widths[1:]) >= 0.9 * widths[0], widths

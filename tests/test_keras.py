@@ -155,3 +155,18 @@ def test_callback_warns_when_training_begins():
     with warnings.catch_warnings():
         warnings.simplefilter("error", SetupWarning)
         _model(1, "sigmoid").fit(X, y, epochs=1, verbose=0, callbacks=[AuditCallback(X, y)])
+
+
+def test_each_fold_stops_when_its_held_out_slice_stops_improving():
+    from dataaudit.keras.estimator import KerasProbe
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 4)).astype(np.float32)
+    y = rng.integers(0, 2, 400)                        # labels that cannot be learnt: only memorised
+    big = keras.Sequential([keras.Input((4,)), keras.layers.Dense(64, activation="relu"),
+                            keras.layers.Dense(2, activation="softmax")])
+    big.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
+    stopping = KerasProbe(big, n_classes=2, sample_shape=(4,), epochs=60, batch_size=32).fit(X, y)
+    assert stopping.epochs_trained_ < 30
+    running = KerasProbe(big, n_classes=2, sample_shape=(4,), epochs=12, batch_size=32, validation_share=0).fit(X, y)
+    assert running.epochs_trained_ == 12

@@ -34,7 +34,7 @@ def test_wide_inputs_leave_boosting_out_of_the_large_ensemble():
     labels = np.arange(10_000) % 10
     wide = probe.make_plan("auto", np.bincount(labels), (28, 28))
     narrow = probe.make_plan("auto", np.bincount(labels), (64,))
-    assert wide.members == ("mlp_64x2",) * 3
+    assert wide.members == ("knn_pca128",) + ("mlp_64x2",) * 3 and wide.gate
     assert narrow.members == ("hgb_50", "mlp_64x2", "mlp_64x2", "mlp_64x2")
     assert not any(_has_pca(e) for e in narrow.estimators)
 
@@ -52,7 +52,7 @@ def test_boosting_gets_a_pca_step_above_the_width_cutoff():
 def test_planted_flips_in_wide_images_are_found():
     X, y, flipped = _images(6_000)
     report = dataaudit.scan(X, y, checks="label_issues", random_state=0)
-    assert report.summary["probe"]["model"] == "ensemble"
+    assert report.summary["probe"]["model"] == "image ensemble"
     flagged = report.samples["is_label_issue"].to_numpy(bool)
     tp = (flagged & flipped).sum()
     precision, recall = tp / max(flagged.sum(), 1), tp / flipped.sum()

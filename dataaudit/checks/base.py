@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ..neighbors import NeighborGraph
 from ..utils import json_value
 
 Severity = Literal["info", "warning", "critical"]
@@ -177,8 +178,8 @@ class CheckInputs:
         Predicted probabilities (n, K) and per-sample cross-entropy (n,), when NEEDS has "probe".
     probe_info : dict
         How the probabilities were obtained (model, folds, advice).
-    neighbors : NeighborGraph or None
-        The shared kNN graph, when NEEDS has "neighbors".
+    neighbors : dataaudit.neighbors.NeighborGraph or None
+        The shared kNN graph, when NEEDS has "neighbors" (any provider of the protocol).
     judged : bool ndarray (n,) or None
         Rows that have predicted probabilities, when only some do (a training record of a
         subset of rows and no probe); None: every row.
@@ -200,7 +201,7 @@ class CheckInputs:
     pred_probs: np.ndarray | None = None
     loss: np.ndarray | None = None
     probe_info: dict[str, Any] = field(default_factory=dict)
-    neighbors: Any = None
+    neighbors: NeighborGraph | None = None
     judged: np.ndarray | None = None
     raw_test: np.ndarray | None = None
     features_test: np.ndarray | None = None

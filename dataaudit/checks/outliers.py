@@ -10,7 +10,9 @@ import numpy as np
 
 from ..utils import plural
 from .base import MAX_LISTED, NEED_NEIGHBORS, CheckInputs, CheckResult, Finding, RowCause, RowVerdict, severity
-from .outlier_views import COPULA_FACTOR, DIM_REFERENCE, REST_MINIMUM, TAIL_MINIMUM, outlier_views
+from .outlier_views import (
+    COPULA_FACTOR, DIM_REFERENCE, GLOBAL_MINIMUM, LOCAL_MINIMUM, REST_MINIMUM, TAIL_MINIMUM, outlier_views,
+)
 
 NAME = "outliers"
 TITLE = "Outliers"
@@ -66,7 +68,7 @@ def _summary(kinds: dict[str, int], zero_rows: int) -> str:
 
 
 def run(
-    inputs: CheckInputs, *, local_minimum: float = 3.0, global_minimum: float = 6.0, weight: float = 0.5
+    inputs: CheckInputs, *, local_minimum: float = LOCAL_MINIMUM, global_minimum: float = GLOBAL_MINIMUM, weight: float = 0.5
 ) -> CheckResult:
     """Flag rows that do not belong: far from the data, with an absurd value, in other units,
     constant, or an implausible combination of ordinary values (the views: ``outlier_views.py``).

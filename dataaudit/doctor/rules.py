@@ -22,7 +22,7 @@ from .curves import (
 from .evidence import CAUSE_OF_FLAG, RowFlags, carriers, data_floor, forgetting_by_step, one_class_share, pull, row_losses
 from .kinds import Cause, Pattern
 from .thresholds import (
-    CEILING_CONFIDENCE, CEILING_FIT, DEGRADE_DROP, DIRTY_SHARE, FALL_ACC, FLAGGED_MAJORITY, MASS_FORGETTING,
+    CEILING_CONFIDENCE, CEILING_FIT, DIRTY_SHARE, FALL_ACC, FLAGGED_MAJORITY, MASS_FORGETTING,
     MOSTLY_UNLEARNED, ONE_CLASS_LABEL_SHARE, ONE_CLASS_SHARE, PULL_RATIO, PULL_SHARE, ROSE, ROWS_LISTED, SEVERITY,
 )
 

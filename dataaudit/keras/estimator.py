@@ -105,18 +105,27 @@ class KerasProbe(ClassifierMixin, BaseEstimator):
     sample_shape : tuple
         The shape of one sample as given (for reshaping flattened features and for messages).
     epochs, batch_size : int
-        Training per ``fit``.
+        Training per ``fit``: at most ``epochs``, fewer when early stopping ends it.
+    validation_share : float
+        Share of each fit's rows held out (stratified, seeded) to stop training when their loss
+        has not improved for ``patience`` epochs, keeping the best epoch's weights: a network
+        trained on noisy labels for long learns them by heart, and its out-of-fold
+        probabilities then agree with the wrong labels (docs/benchmarks.md, "Images"). 0: no
+        early stopping, ``epochs`` epochs.
+    patience : int
     random_state : int
-        Seeds Keras before each ``fit`` (weights, shuffling).
+        Seeds Keras before each ``fit`` (weights, shuffling) and the validation slice.
     """
 
     def __init__(self, model, n_classes: int = 2, sample_shape: tuple = (), epochs: int = 20,
-                 batch_size: int = 128, random_state: int = 0):
+                 batch_size: int = 128, validation_share: float = 0.1, patience: int = 3, random_state: int = 0):
         self.model = model
         self.n_classes = n_classes
         self.sample_shape = sample_shape
         self.epochs = epochs
         self.batch_size = batch_size
+        self.validation_share = validation_share
+        self.patience = patience
         self.random_state = random_state
 
     def __sklearn_clone__(self):
@@ -149,11 +158,32 @@ class KerasProbe(ClassifierMixin, BaseEstimator):
         optimizer = getattr(self.model, "optimizer", None)
         optimizer = optimizer.__class__.from_config(optimizer.get_config()) if optimizer is not None else "adam"
         net.compile(loss=loss, optimizer=optimizer)
-        net.fit(reshape_for(net, np.asarray(X, np.float32), self.sample_shape), np.asarray(y),
-                epochs=self.epochs, batch_size=self.batch_size, verbose=0)
+        X = reshape_for(net, np.asarray(X, np.float32), self.sample_shape)
+        y = np.asarray(y)
+        train, held = self._split(y)
+        stop = []
+        validation = None
+        if len(held):
+            validation = (X[held], y[held])
+            stop = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=self.patience, restore_best_weights=True)]
+        history = net.fit(X[train], y[train], epochs=self.epochs, batch_size=self.batch_size, verbose=0,
+                          validation_data=validation, callbacks=stop)
+        self.epochs_trained_ = len(history.history.get("loss", []))
         self.net_ = net
         self.classes_ = np.arange(self.n_classes)
         return self
+
+    def _split(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Rows to train on and rows held out for early stopping (none when a class is too small)."""
+        rows = np.arange(len(y))
+        counts = np.bincount(y)
+        if not self.validation_share or counts[counts > 0].min() < 2 / self.validation_share:
+            return rows, rows[:0]
+        from sklearn.model_selection import train_test_split
+
+        train, held = train_test_split(rows, test_size=self.validation_share, stratify=y,
+                                       random_state=int(self.random_state))
+        return np.sort(train), np.sort(held)
 
     def predict_proba(self, X) -> np.ndarray:
         X = reshape_for(self.net_, np.asarray(X, np.float32), self.sample_shape)

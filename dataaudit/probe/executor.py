@@ -1,8 +1,9 @@
 """Who runs the probe's fold fits: the seam between the fold loop and an engine.
 
 A :class:`FoldTask` is one estimator to fit on one fold's training rows and to predict on its
-held-out rows. The fold loop builds the tasks of a pass and hands them to an :class:`Executor`,
-which returns each task's out-of-fold probabilities; :class:`LocalExecutor` runs them one after
+held-out rows, reading the rows themselves or one of their views (a picture's blurred pixels,
+its gradient histograms). The fold loop builds the tasks of a pass and hands them to an
+:class:`Executor` with the inputs by view, which returns each task's out-of-fold probabilities; :class:`LocalExecutor` runs them one after
 the other in this process (each fit uses the machine's cores through BLAS and OpenMP). Another
 engine implements the same one method.
 """
@@ -11,14 +12,15 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Callable, Mapping, Protocol, Sequence
 
 import numpy as np
 
 
 @dataclass(frozen=True)
 class FoldTask:
-    """One fit: ``estimator`` (cloned before fitting) on rows ``train``, predicting rows ``test``."""
+    """One fit: ``estimator`` (cloned before fitting) on rows ``train`` of input ``view`` (None:
+    the rows themselves), predicting rows ``test``."""
 
     fold: int
     n_folds: int
@@ -26,12 +28,15 @@ class FoldTask:
     estimator: Any
     train: np.ndarray
     test: np.ndarray
+    view: str | None = None
 
 
 class Executor(Protocol):
-    """Runs fold tasks; returns, per task and in order, the (len(test), n_classes) probabilities."""
+    """Runs fold tasks on ``inputs[task.view]``; returns, per task and in order, the
+    (len(test), n_classes) probabilities."""
 
-    def run(self, tasks: Sequence[FoldTask], features: np.ndarray, labels: np.ndarray, n_classes: int, *,
+    def run(self, tasks: Sequence[FoldTask], inputs: Mapping[str | None, np.ndarray], labels: np.ndarray,
+            n_classes: int, *,
             progress: Callable[[str], None] | None = None, name: str = "probe") -> list[np.ndarray]:
         ...
 
@@ -60,13 +65,14 @@ def fit_predict(estimator, X_train: np.ndarray, y_train: np.ndarray, X_test: np.
 class LocalExecutor:
     """Runs the tasks one after the other in this process."""
 
-    def run(self, tasks: Sequence[FoldTask], features: np.ndarray, labels: np.ndarray, n_classes: int, *,
-            progress: Callable[[str], None] | None = None, name: str = "probe") -> list[np.ndarray]:
+    def run(self, tasks: Sequence[FoldTask], inputs: Mapping[str | None, np.ndarray], labels: np.ndarray,
+            n_classes: int, *, progress: Callable[[str], None] | None = None, name: str = "probe") -> list[np.ndarray]:
         out = []
         for i, task in enumerate(tasks):
             if progress and (i == 0 or task.fold != tasks[i - 1].fold):
                 progress(f"probe {name}: fold {task.fold + 1}/{task.n_folds} "
                          f"({len(task.train)} train, {len(task.test)} held out)")
+            features = inputs[task.view]
             out.append(fit_predict(task.estimator, features[task.train], labels[task.train], features[task.test],
                                    n_classes))
         return out

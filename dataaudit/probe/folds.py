@@ -14,6 +14,8 @@ import numpy as np
 
 from ..probabilities import ProbeResult, average, cross_entropy, row_normalised
 from .executor import Executor, FoldTask, LocalExecutor
+from .images import view
+from .models import split_view
 from .plan import MEMBER_GAP, ProbePlan, fold_estimators, make_plan
 
 #: Rows named in ``info["uncrossvalidated"]``.
@@ -46,13 +48,28 @@ def _without(train: np.ndarray, exclude: np.ndarray, labels: np.ndarray) -> np.n
     return kept
 
 
+def plan_inputs(features: np.ndarray, plan: ProbePlan,
+                progress: Callable[[str], None] | None = None) -> dict[str | None, np.ndarray]:
+    """The inputs the plan's members read, by view: the rows themselves (None) and each view
+    (computed once for every fold and pass: nothing in a view is fitted)."""
+    inputs: dict[str | None, np.ndarray] = {None: features}
+    for name in plan.views:
+        if progress:
+            progress(f"probe {plan.name}: computing the {name} view of {len(features)} pictures")
+        inputs[name] = view(name, features, plan.geometry)
+    return inputs
+
+
 def run_pass(features: np.ndarray, labels: np.ndarray, n_classes: int, plan: ProbePlan, *, number: int = 1,
              exclude: np.ndarray | None = None, random_state: int = 0,
-             progress: Callable[[str], None] | None = None, executor: Executor | None = None) -> ProbeResult:
+             progress: Callable[[str], None] | None = None, executor: Executor | None = None,
+             inputs: dict[str | None, np.ndarray] | None = None) -> ProbeResult:
     """One pass of ``plan``: out-of-fold probabilities of its members, averaged (gated when the
     plan says so), and per-sample losses. ``exclude`` rows are left out of every training part
-    (they still get out-of-fold probabilities)."""
+    (they still get out-of-fold probabilities). ``inputs``: :func:`plan_inputs`, when made already."""
     executor = executor or LocalExecutor()
+    if inputs is None:
+        inputs = plan_inputs(features, plan, progress)
     n = len(labels)
     counts = np.bincount(labels, minlength=n_classes)
     singletons = np.flatnonzero(counts == 1)
@@ -78,9 +95,11 @@ def run_pass(features: np.ndarray, labels: np.ndarray, n_classes: int, plan: Pro
             chosen = fold_estimators(estimators, members, np.bincount(labels[train], minlength=n_classes), n,
                                      random_state)
             # A member's index in the pass (-1: a stand-in the fold rule put in its place).
-            tasks += [FoldTask(fold, plan.n_folds, next((i for i, m in enumerate(estimators) if m is e), -1), e,
-                               train, test) for e in chosen]
-        outputs = executor.run(tasks, features, labels, n_classes, progress=progress, name=plan.name)
+            for e in chosen:
+                member = next((i for i, m in enumerate(estimators) if m is e), -1)
+                reads = split_view(members[member])[1] if members and member >= 0 else None
+                tasks.append(FoldTask(fold, plan.n_folds, member, e, train, test, reads))
+        outputs = executor.run(tasks, inputs, labels, n_classes, progress=progress, name=plan.name)
         member_probs = np.zeros((len(estimators), n, n_classes))
         member_has = np.zeros((len(estimators), n), dtype=bool)
         sums = np.zeros((n, n_classes))
@@ -109,6 +128,10 @@ def run_pass(features: np.ndarray, labels: np.ndarray, n_classes: int, plan: Pro
         "out_of_sample_accuracy": round(float((probs.argmax(axis=1) == labels).mean()), 6),
         "uncrossvalidated": [int(i) for i in np.flatnonzero(~cv_mask)[:MAX_UNCROSSVALIDATED_LISTED]],
     }
+    if plan.geometry is not None:
+        g = plan.geometry
+        info["pictures"] = f"{g.height} x {g.width} x {g.channels}"
+        info["members"] = list(members)
     if left_out:
         info["members_left_out"] = left_out
     if exclude is not None:
@@ -140,11 +163,13 @@ def fit_out_of_sample(
     two passes (two refits on slightly different clean sets, averaged, vary less than either).
     """
     plan = make_plan(model, np.bincount(labels, minlength=n_classes), tuple(sample_shape) or tuple(features.shape[1:]),
-                     random_state=random_state, passes=passes, epochs=epochs, batch_size=batch_size)
+                     random_state=random_state, passes=passes, epochs=epochs, batch_size=batch_size, sample=features)
+
+    inputs = plan_inputs(features, plan, progress)
 
     def one_pass(number: int, exclude: np.ndarray | None) -> ProbeResult:
         return run_pass(features, labels, n_classes, plan, number=number, exclude=exclude,
-                        random_state=random_state, progress=progress, executor=executor)
+                        random_state=random_state, progress=progress, executor=executor, inputs=inputs)
 
     result = one_pass(1, None)
     previous = None
@@ -174,9 +199,9 @@ def run_probe(features: np.ndarray, labels: np.ndarray, n_classes: int, model: A
               sample_shape: tuple = (), executor: Executor | None = None) -> ProbeResult:
     """One pass of ``model``'s plan (see :func:`run_pass`)."""
     plan = make_plan(model, np.bincount(labels, minlength=n_classes), tuple(sample_shape) or tuple(features.shape[1:]),
-                     random_state=random_state, passes=1, epochs=epochs, batch_size=batch_size)
+                     random_state=random_state, passes=1, epochs=epochs, batch_size=batch_size, sample=features)
     return run_pass(features, labels, n_classes, plan, exclude=exclude, random_state=random_state,
                     progress=progress, executor=executor)
 
 
-__all__ = ["fit_out_of_sample", "kept_members", "run_pass", "run_probe"]
+__all__ = ["fit_out_of_sample", "kept_members", "plan_inputs", "run_pass", "run_probe"]

@@ -16,6 +16,12 @@ from ..errors import UsageError, param
 
 #: Names a user may give as ``model``.
 BUILTIN = ("auto", "logistic", "hgb", "knn", "mlp", "svm", "ensemble")
+#: A member may read a view of the rows (``member@view``, :mod:`dataaudit.probe.images`).
+VIEW_SEP = "@"
+#: Components of the PCA in front of the kNN (``knn_pca``; ``knn_pcaN``: N components), and that
+#: kNN's neighbours: 50 on a picture's views, 128 on other wide rows (embeddings lose detail at 50).
+VIEW_PCA_COMPONENTS = 50
+VIEW_NEIGHBOURS = 10
 #: Above this many features per sample (images, embeddings) the probe is built for width.
 WIDE_FEATURES = 256
 #: Components of the PCA step in front of boosting on wide inputs.
@@ -62,8 +68,22 @@ def platt_fits(train_counts: np.ndarray) -> bool:
     return bool(len(present)) and int(present.min()) >= PLATT_FOLDS
 
 
+def split_view(member: str) -> tuple[str, str | None]:
+    """A member name's estimator and view: ``"knn_pca@hog7"`` -> ``("knn_pca", "hog7")``.
+
+    Examples
+    --------
+    >>> split_view("knn_pca@blurred"), split_view("mlp")
+    (('knn_pca', 'blurred'), ('mlp', None))
+    """
+    name, _, view = member.partition(VIEW_SEP)
+    return name, view or None
+
+
 def build_member(name: str, n: int, random_state: int, n_features: int = 0):
-    """A fresh, unfitted built-in estimator for ``n`` training rows of ``n_features`` features."""
+    """A fresh, unfitted built-in estimator for ``n`` training rows of ``n_features`` features
+    (a member reading a view is built as its estimator)."""
+    name = split_view(name)[0]
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.neighbors import KNeighborsClassifier
@@ -91,6 +111,16 @@ def build_member(name: str, n: int, random_state: int, n_features: int = 0):
     if name == "knn":
         neighbours = int(min(KNN_NEIGHBOURS, max(1, n // 3)))
         return make_pipeline(StandardScaler(), KNeighborsClassifier(n_neighbors=neighbours, weights="distance"))
+    if name.startswith("knn_pca"):
+        # Distances between wide rows are read on their leading components: faster, and the last
+        # components are mostly noise. The PCA is fitted in each fold.
+        from sklearn.decomposition import PCA
+
+        wanted = int(name[len("knn_pca"):] or VIEW_PCA_COMPONENTS)
+        components = int(max(1, min(wanted, n_features or wanted, n // 2)))
+        neighbours = int(min(VIEW_NEIGHBOURS, max(1, n // 3)))
+        return make_pipeline(PCA(components, svd_solver="randomized", random_state=random_state),
+                             KNeighborsClassifier(n_neighbors=neighbours, weights="distance"))
     if name == "mlp":
         return make_pipeline(
             StandardScaler(),

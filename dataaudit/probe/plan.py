@@ -10,9 +10,13 @@ measured figures, recorded with the reasons in docs/benchmarks.md ("The probe pl
 - up to ``SMALL_N`` rows: the mean of an RBF SVM, a kNN, an MLP and a logistic regression (each
   alone is beaten somewhere, their mean never far from the best), two passes, a member gate;
 - up to ``LARGE_N`` rows: boosting and three small networks, one pass, then two refits with the
-  networks only when the first pass flags ``AUTO_REFIT_MIN_FLAGGED`` of the rows; on inputs wider
-  than ``WIDE_FEATURES`` the three networks alone, one pass (boosting on pixels costs most of a
-  scan and adds nothing the networks do not give);
+  networks only when the first pass flags ``AUTO_REFIT_MIN_FLAGGED`` of the rows; on other inputs
+  wider than ``WIDE_FEATURES`` (embeddings, wide tables) a kNN on 128 principal components and the
+  three networks, gated, one pass (boosting on wide rows costs most of a scan and adds nothing the
+  networks do not give; on embeddings the kNN is right where the networks are not);
+- pictures (rows that lie smoothly on a grid, :func:`dataaudit.probe.images.image_geometry`) up
+  to ``LARGE_N`` rows: the mean of three kNNs, on the blurred pixels and on two grids of
+  gradient histograms, one pass (``"ensemble"`` by name too);
 - above ``LARGE_N``: boosting alone, three folds, two passes;
 - ``"ensemble"`` by name above ``SMALL_N``: four passes, the slower and stronger probe;
 - a user's Keras model: one pass (it trains many epochs per fold).
@@ -27,9 +31,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import UsageError, param
+from .images import Geometry, image_geometry
 from .models import (
     BUILTIN, PLATT_FOLDS, WIDE_FEATURES, build_member, is_keras_file, is_keras_model, load_class, platt_fits,
-    unknown_model,
+    split_view, unknown_model,
 )
 
 #: Up to this many rows the probe is the small ensemble; up to LARGE_N the large one.
@@ -56,7 +61,8 @@ MEMBER_GAP = 0.05
 
 SMALL_ENSEMBLE = ("svm", "knn", "mlp", "logistic")
 LARGE_ENSEMBLE = ("hgb_50", "mlp_64x2", "mlp_64x2", "mlp_64x2")
-WIDE_ENSEMBLE = ("mlp_64x2", "mlp_64x2", "mlp_64x2")
+WIDE_ENSEMBLE = ("knn_pca128", "mlp_64x2", "mlp_64x2", "mlp_64x2")
+IMAGE_ENSEMBLE = ("knn_pca@blurred", "knn_pca@hog7", "knn_pca@hog4")
 _SINGLE_BUILTIN = frozenset(BUILTIN) - {"auto", "ensemble"}
 STRONGER_ADVICE = (
     "Before training on those, rescan with --model ensemble (model=\"ensemble\", its default four "
@@ -111,6 +117,8 @@ class ProbePlan:
         Advice to rescan with a stronger built-in probe, when one is worth its time here.
     n_features : int
         Features per sample.
+    geometry : Geometry or None
+        The rows' picture layout, when the members read a picture's views.
     """
 
     name: str
@@ -123,6 +131,13 @@ class ProbePlan:
     gate: bool = False
     stronger_advice: str | None = None
     n_features: int = 0
+    geometry: Geometry | None = None
+
+    @property
+    def views(self) -> tuple[str, ...]:
+        """The views of the rows that some member reads (besides the rows themselves)."""
+        names = (*(self.members or ()), *(self.refit_members or ()))
+        return tuple(dict.fromkeys(v for v in (split_view(m)[1] for m in names) if v))
 
     def for_pass(self, number: int, n: int, random_state: int) -> tuple[tuple, tuple[str, ...] | None]:
         """The estimators and member names of pass ``number`` (1-based)."""
@@ -152,36 +167,41 @@ def n_folds_for(counts: np.ndarray) -> int:
     return int(max(2, min(wanted, cross_validatable.min())))
 
 
-def builtin_members(name: str, n: int, n_features: int = 0) -> tuple[str, ...]:
-    """Built-in member names of probe ``name`` for ``n`` rows of ``n_features`` features.
+def builtin_members(name: str, n: int, n_features: int = 0, pictures: bool = False) -> tuple[str, ...]:
+    """Built-in member names of probe ``name`` for ``n`` rows of ``n_features`` features
+    (``pictures``: the rows are pictures).
 
     Examples
     --------
     >>> builtin_members("ensemble", 1_000), builtin_members("ensemble", 10_000, 784)
-    (('svm', 'knn', 'mlp', 'logistic'), ('mlp_64x2', 'mlp_64x2', 'mlp_64x2'))
-    >>> builtin_members("auto", 300_000)
-    ('hgb',)
+    (('svm', 'knn', 'mlp', 'logistic'), ('knn_pca128', 'mlp_64x2', 'mlp_64x2', 'mlp_64x2'))
+    >>> builtin_members("auto", 300_000), builtin_members("auto", 10_000, 784, pictures=True)[0]
+    (('hgb',), 'knn_pca@blurred')
     """
     if name == "auto":
         name = "ensemble" if n <= LARGE_N else "hgb"
     if name != "ensemble":
         return (name,)
+    if pictures:
+        return IMAGE_ENSEMBLE
     if n <= SMALL_N:  # an RBF SVM is quadratic in n
         return SMALL_ENSEMBLE
     return WIDE_ENSEMBLE if n_features > WIDE_FEATURES else LARGE_ENSEMBLE
 
 
-def default_passes(model: Any, n: int, n_features: int = 0) -> int:
+def default_passes(model: Any, n: int, n_features: int = 0, pictures: bool = False) -> int:
     """How many times the probe is fitted when ``passes`` is not given.
 
     Examples
     --------
     >>> default_passes("auto", 5_000), default_passes("auto", 50_000), default_passes("auto", 50_000, 784)
     (2, 3, 1)
-    >>> default_passes("ensemble", 50_000)
-    4
+    >>> default_passes("ensemble", 50_000), default_passes("ensemble", 50_000, 784, pictures=True)
+    (4, 1)
     """
     if is_keras_file(model) or is_keras_model(model):
+        return 1
+    if isinstance(model, str) and model in ("auto", "ensemble") and pictures and n <= LARGE_N:
         return 1
     if isinstance(model, str) and model == "ensemble" and n > SMALL_N:
         return STRONG_PASSES
@@ -238,11 +258,12 @@ def make_plan(
     passes: int | None = None,
     epochs: int = 20,
     batch_size: int = 128,
+    sample: np.ndarray | None = None,
 ) -> ProbePlan:
     """Turn ``model`` (a name, ``package.module:Class``, an estimator, a Keras model or a
     ``.keras`` path) into the plan for data with these class counts and sample shape. Every
     problem with ``model`` or the options is a usage or input error raised here, before any
-    training.
+    training. ``sample``: the rows (or some of them), read to tell whether they are pictures.
 
     Examples
     --------
@@ -260,6 +281,7 @@ def make_plan(
     n_folds = n_folds_for(counts)
     members: tuple[str, ...] | None = None
     keras_model = None
+    geometry = None
     if is_keras_file(model):
         from ..keras.estimator import load_model
 
@@ -274,8 +296,10 @@ def make_plan(
     elif isinstance(model, str):
         if model not in BUILTIN:
             raise unknown_model(model)
-        members = builtin_members(model, n, n_features)
-        name = "ensemble" if len(members) > 1 else members[0]
+        if model in ("auto", "ensemble") and n <= LARGE_N:
+            geometry = image_geometry(tuple(sample_shape), sample)
+        members = builtin_members(model, n, n_features, pictures=geometry is not None)
+        name = ("image ensemble" if geometry is not None else "ensemble") if len(members) > 1 else members[0]
         if "svm" in members and not _svm_fits_every_fold(counts, n_folds):
             members = tuple(m for m in members if m != "svm") or ("logistic",)
         # Repeated members differ by their seed (an ensemble of networks from different starts).
@@ -296,14 +320,17 @@ def make_plan(
         wrapped.check(n_features)
         estimators = (wrapped,)
     if passes is None:
-        passes = default_passes(model, n, n_features)
+        passes = default_passes(model, n, n_features, pictures=geometry is not None)
     if not isinstance(passes, (int, np.integer)) or isinstance(passes, bool) or passes < 1:
         raise UsageError(f"probe option 'passes' must be a whole number >= 1, not {passes!r}")
     refit_members, refit_min = refit_rule(model, members)
-    gate = (n_folds > 0 and members is not None and n <= SMALL_N and len(members) > 1
-            and len(set(members)) == len(members))
-    return ProbePlan(name, estimators, members, n_folds, int(passes), refit_members, refit_min, gate,
-                     stronger_advice(name, int(passes), n), n_features)
+    # The gate: the small ensemble (members of different kinds, each beaten somewhere) and the
+    # wide one (a kNN beside networks: on embeddings one kind is far ahead of the other).
+    gate = n_folds > 0 and members is not None and (
+        members == WIDE_ENSEMBLE or (n <= SMALL_N and len(members) > 1 and len(set(members)) == len(members)))
+    advice = None if geometry is not None else stronger_advice(name, int(passes), n)
+    return ProbePlan(name, estimators, members, n_folds, int(passes), refit_members, refit_min, gate, advice,
+                     n_features, geometry)
 
 
 def fold_estimators(estimators: tuple, members: tuple[str, ...] | None, train_counts: np.ndarray,
@@ -316,6 +343,6 @@ def fold_estimators(estimators: tuple, members: tuple[str, ...] | None, train_co
     return kept or (build_member("logistic", n, random_state),)
 
 
-__all__ = ["AUTO", "LARGE_N", "MEMBER_GAP", "PLATT_FOLDS", "ProbePlan", "SMALL_N", "builtin_members",
+__all__ = ["AUTO", "IMAGE_ENSEMBLE", "LARGE_N", "MEMBER_GAP", "PLATT_FOLDS", "ProbePlan", "SMALL_N", "builtin_members",
            "default_passes", "fold_estimators", "make_plan", "model_given", "n_folds_for", "refit_rule",
            "stronger_advice"]

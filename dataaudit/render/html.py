@@ -231,13 +231,13 @@ def _classes_section(report, name: str, thumb: _Thumbs) -> str:
             + _table(["label", "count", "fraction", "class_weight (balanced)", "effective-number", ""], rows) + "</section>")
 
 
-def _training_charts(report) -> str | None:
+def _training_charts(report) -> list[str]:
     """The run's per-epoch curves, the symptoms the training check found shaded over the epochs
     they span (named by pattern and cause), and its data map (confidence vs variability), flagged
-    rows marked."""
+    rows marked: two figures, each as wide as the report's other plots."""
     tr = report.summary["training"]
     history = {k: np.asarray([np.nan if v is None else v for v in vals], float) for k, vals in tr["history"].items()}
-    fig, (curves, data_map) = _figure(11, 3.6, ncols=2)
+    fig, curves = _figure(6.4, 3.6)
     epochs = np.arange(1, max((len(v) for v in history.values()), default=0) + 1)
     for key, style in (("loss", "-"), ("val_loss", "--")):
         if key in history:
@@ -265,7 +265,11 @@ def _training_charts(report) -> str | None:
     curves.set_title("Your run, per epoch" + (" (shaded: what went wrong)" if tr.get("symptoms") else ""))
     handles = curves.get_legend_handles_labels()[0] + accuracy.get_legend_handles_labels()[0]
     if handles:
-        curves.legend(handles, [h.get_label() for h in handles], fontsize=8, loc="center right")
+        # Below the axes, never over the lines.
+        curves.legend(handles, [h.get_label() for h in handles], fontsize=8, loc="upper center",
+                      bbox_to_anchor=(0.5, -0.2), ncol=len(handles), frameon=False)
+    charts = [_png(fig)]
+    fig, data_map = _figure(6.4, 3.6)
     rows = np.asarray(tr["data_map"]["sample_rows"], int)
     s = report.samples
     conf, var = s["confidence"].to_numpy()[rows], s["variability"].to_numpy()[rows]
@@ -274,13 +278,14 @@ def _training_charts(report) -> str | None:
     data_map.scatter(var[flagged], conf[flagged], s=8, alpha=0.8, color="#c0392b", label="flagged: likely mislabeled")
     data_map.set_xlabel("variability (std of the label's probability over epochs)")
     data_map.set_ylabel("confidence (mean probability)")
-    data_map.set_title("Data map: easy (top), ambiguous (right), hard to learn (bottom left)")
-    data_map.legend(fontsize=8, loc="lower right")
-    return _png(fig)
+    data_map.set_title("Data map: easy (top), ambiguous (right), hard to learn (bottom left)", fontsize=10)
+    data_map.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)
+    charts.append(_png(fig))
+    return charts
 
 
-#: Checks with figures of their own, drawn in the "Distributions" section.
-PLOTS: dict[str, Callable[[Any], str | None]] = {
+#: Checks with figures of their own, drawn in the "Distributions" section (one or several each).
+PLOTS: dict[str, Callable[[Any], str | list[str] | None]] = {
     "high_loss": _loss_chart,
     "label_issues": _confusion_chart,
     "training": _training_charts,
@@ -326,7 +331,10 @@ def render(report) -> str:
                 f"<tbody>{''.join(rows)}</tbody></table>") if rows else "<p>No problems found.</p>"
     parts.append(f"<section><h2>Findings</h2>{findings}</section>")
 
-    plots = [_class_chart(s)] + [PLOTS[name](report) for name in report.verdicts if name in PLOTS]
+    plots = [_class_chart(s)]
+    for name in report.verdicts:
+        drawn = PLOTS[name](report) if name in PLOTS else None
+        plots += drawn if isinstance(drawn, list) else [drawn]
     plots = [p for p in plots if p]
     if plots:
         parts.append("<section><h2>Distributions</h2><div class=grid>" + "".join(
