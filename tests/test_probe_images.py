@@ -98,3 +98,16 @@ def test_planted_flips_in_real_images_are_found_in_every_array_form():
     precision, recall = tp / flags[0].sum(), tp / flipped.sum()
     # PCA + kNN on the pixels, then cleanlab, reaches F1 0.79 on these 3,000 images.
     assert 2 * precision * recall / (precision + recall) > 0.85, (precision, recall)
+
+
+def test_pictures_given_flat_or_channels_first_get_thumbnails_in_the_html_report():
+    from dataaudit.render.html import render
+
+    X, y = _kmnist(1_000)
+    noisy, _ = _flipped(y, seed=3)
+    for form in (X.reshape(len(X), -1), X[:, None, :, :]):
+        page = render(dataaudit.scan(form, noisy, checks="label_issues", random_state=0))
+        assert page.count('<img class="thumb"') >= 10
+    # Rows that are no pictures get none.
+    table = np.random.default_rng(0).normal(size=(1_000, 784)).astype(np.float32)
+    assert '<img class="thumb"' not in render(dataaudit.scan(table, noisy, checks="label_issues", random_state=0))

@@ -130,7 +130,9 @@ def run_pass(features: np.ndarray, labels: np.ndarray, n_classes: int, plan: Pro
     }
     if plan.geometry is not None:
         g = plan.geometry
-        info["pictures"] = f"{g.height} x {g.width} x {g.channels}"
+        info["pictures"] = f"{g.height} x {g.width} x {g.channels}" + (" (channels first)" if g.channels_first else "")
+        info["picture_shape"] = [g.height, g.width, g.channels]
+        info["channels_first"] = g.channels_first
         info["members"] = list(members)
     if left_out:
         info["members_left_out"] = left_out

@@ -119,12 +119,20 @@ def _confusion_chart(report) -> str | None:
 
 
 class _Thumbs:
-    """Small PNG thumbnails of image samples (min-max scaled per image)."""
+    """Small PNG thumbnails of image samples (min-max scaled per image): samples given as images,
+    or rows the probe read as pictures (``summary["probe"]["picture_shape"]``: images given
+    flattened, or channels first)."""
 
-    def __init__(self, raw, sample_shape):
+    def __init__(self, raw, sample_shape, probe: dict | None = None):
         self.raw = raw
         self.shape = tuple(sample_shape)
-        self.ok = raw is not None and len(self.shape) in (2, 3) and (len(self.shape) == 2 or self.shape[-1] in (1, 3, 4))
+        self.channels_first = False
+        if probe and probe.get("picture_shape"):
+            h, w, c = probe["picture_shape"]
+            self.channels_first = bool(probe.get("channels_first"))
+            self.shape = (c, h, w) if self.channels_first else (h, w, c)
+        channels = self.shape[0] if self.channels_first else self.shape[-1]
+        self.ok = raw is not None and len(self.shape) in (2, 3) and (len(self.shape) == 2 or channels in (1, 3, 4))
 
     def __call__(self, index: int) -> str:
         if not self.ok:
@@ -132,6 +140,8 @@ class _Thumbs:
         import matplotlib.image as mpimg
 
         img = np.asarray(self.raw[int(index)], dtype=np.float64).reshape(self.shape)
+        if self.channels_first:
+            img = np.moveaxis(img, 0, -1)
         if img.ndim == 3 and img.shape[-1] == 1:
             img = img[..., 0]
         lo, hi = np.nanmin(img), np.nanmax(img)
@@ -307,7 +317,7 @@ def render(report) -> str:
     """The report as one self-contained HTML page."""
     s = report.summary
     d = s["dataset"]
-    thumb = _Thumbs(report.raw, report.sample_shape)
+    thumb = _Thumbs(report.raw, report.sample_shape, s.get("probe"))
     parts: list[str] = []
 
     # Overview and findings.
