@@ -30,7 +30,7 @@ from .utils import json_value, resolve_seed
 #: Neighbours per sample in the shared graph.
 DEFAULT_K = 10
 #: Options the probe takes in ``options={"probe": {...}}``.
-PROBE_OPTIONS = ("passes", "epochs", "batch_size")
+PROBE_OPTIONS = ("passes", "epochs", "batch_size", "augment")
 
 Progress = Callable[[str], None]
 
@@ -324,7 +324,8 @@ def scan(
         5,001 to 200,000 rows 3, the two refits with its networks only and only when the first
         pass flags 5% of the rows or more (1 on inputs wider than 256 features); 1 for Keras;
         4 for ``model="ensemble"`` above 5,000 rows),
-        ``epochs`` and ``batch_size`` for Keras models. An unknown key is a usage error.
+        ``epochs``, ``batch_size`` and ``augment`` (random shifts of images, a share of each side) for
+        Keras models. An unknown key is a usage error.
     progress : bool or callable, optional
         Report progress of long steps (``True``: to standard error).
     dynamics : AuditCallback, str or TrainingRecord, optional

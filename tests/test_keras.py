@@ -170,3 +170,26 @@ def test_each_fold_stops_when_its_held_out_slice_stops_improving():
     assert stopping.epochs_trained_ < 30
     running = KerasProbe(big, n_classes=2, sample_shape=(4,), epochs=12, batch_size=32, validation_share=0).fit(X, y)
     assert running.epochs_trained_ == 12
+
+
+def test_augment_is_a_keras_option_checked_before_training():
+    from dataaudit.errors import UsageError
+    from dataaudit.probe import make_plan
+
+    counts = np.array([150, 150])
+    with pytest.raises(UsageError, match="augment"):
+        make_plan("auto", counts, (4,), augment=0.1)
+    with pytest.raises(UsageError, match="augment"):
+        make_plan(_model(2, "softmax"), counts, (4,), augment=0.7)
+    cnn = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(4, 3, activation="relu"),
+                            keras.layers.Flatten(), keras.layers.Dense(2, activation="softmax")])
+    cnn.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    probe = make_plan(cnn, counts, (8, 8, 1), augment=0.1).estimators[0]
+    X = np.random.default_rng(0).random((300, 64)).astype(np.float32)
+    y = np.arange(300) % 2
+    fitted = probe.fit(X, y)
+    assert fitted.predict_proba(X).shape == (300, 2)
+    shifted = fitted._augmented(keras, fitted.net_)
+    assert any(isinstance(layer, keras.layers.RandomTranslation) for layer in shifted.layers)
+    plain = make_plan(cnn, counts, (8, 8, 1)).estimators[0]
+    assert plain._augmented(keras, cnn) is cnn

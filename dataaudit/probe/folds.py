@@ -154,6 +154,7 @@ def fit_out_of_sample(
     sample_shape: tuple = (),
     epochs: int = 20,
     batch_size: int = 128,
+    augment: float = 0.0,
     executor: Executor | None = None,
 ) -> ProbeResult:
     """Execute the plan's passes, each refit leaving out of training the samples
@@ -165,7 +166,8 @@ def fit_out_of_sample(
     two passes (two refits on slightly different clean sets, averaged, vary less than either).
     """
     plan = make_plan(model, np.bincount(labels, minlength=n_classes), tuple(sample_shape) or tuple(features.shape[1:]),
-                     random_state=random_state, passes=passes, epochs=epochs, batch_size=batch_size, sample=features)
+                     random_state=random_state, passes=passes, epochs=epochs, batch_size=batch_size, augment=augment,
+                     sample=features)
 
     inputs = plan_inputs(features, plan, progress)
 

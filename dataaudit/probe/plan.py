@@ -258,6 +258,7 @@ def make_plan(
     passes: int | None = None,
     epochs: int = 20,
     batch_size: int = 128,
+    augment: float = 0.0,
     sample: np.ndarray | None = None,
 ) -> ProbePlan:
     """Turn ``model`` (a name, ``package.module:Class``, an estimator, a Keras model or a
@@ -315,10 +316,15 @@ def make_plan(
     if keras_model is not None:
         from ..keras.estimator import KerasProbe
 
+        if not isinstance(augment, (int, float)) or isinstance(augment, bool) or not 0 <= augment < 0.5:
+            raise UsageError(f"probe option 'augment' must be a share of each side in [0, 0.5), not {augment!r}")
         wrapped = KerasProbe(keras_model, n_classes=len(counts), sample_shape=tuple(sample_shape), epochs=epochs,
-                             batch_size=batch_size, random_state=random_state)
+                             batch_size=batch_size, augment=float(augment), random_state=random_state)
         wrapped.check(n_features)
         estimators = (wrapped,)
+    if augment and keras_model is None:
+        raise UsageError("probe option 'augment' shifts images while a Keras model trains: give a Keras model as "
+                         f"{param('model')}, or leave 'augment' out")
     if passes is None:
         passes = default_passes(model, n, n_features, pictures=geometry is not None)
     if not isinstance(passes, (int, np.integer)) or isinstance(passes, bool) or passes < 1:
