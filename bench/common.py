@@ -36,6 +36,17 @@ def make_tabular(n: int, n_features: int = 64, n_classes: int = 2, seed: int = 0
     return X.astype(np.float32), y.astype(np.int64)
 
 
+#: KMNIST's test set (real 28 x 28 pictures; CC BY-SA 4.0, attribution in its README).
+KMNIST = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "kmnist")
+
+
+def kmnist(n: int | None = None):
+    """KMNIST's test set: ``(X uint8 (n, 28, 28), y int64)``, the first ``n`` rows."""
+    X = np.load(os.path.join(KMNIST, "kmnist-test-imgs.npz"), allow_pickle=False)["arr_0"]
+    y = np.load(os.path.join(KMNIST, "kmnist-test-labels.npz"), allow_pickle=False)["arr_0"].astype(np.int64)
+    return (X, y) if n is None else (X[:n], y[:n])
+
+
 def sklearn_dataset(name: str):
     """One of scikit-learn's bundled sets: digits, breast_cancer, wine, iris."""
     from sklearn import datasets

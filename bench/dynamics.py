@@ -26,7 +26,7 @@ import time
 
 import numpy as np
 
-from .common import flip_labels, make_tabular, md_table, measure, prf
+from .common import flip_labels, kmnist, make_tabular, md_table, measure, prf
 
 TITLE = "Training dynamics: the user's own Keras run as evidence"
 
@@ -165,8 +165,6 @@ def detection_case(name, X, y, rate, kind, *, seed, epochs, probe="auto"):
 
 def kmnist_images():
     """KMNIST's 10,000 test images as (n, 28, 28, 1) float32 in [0, 1] (bench/data/kmnist)."""
-    from .images import kmnist
-
     X, y = kmnist()
     return (X.astype(np.float32) / 255)[..., None], y
 

@@ -23,25 +23,16 @@ random to 512 dimensions, a wide input that is not a picture.
 
 from __future__ import annotations
 
-import os
 import time
 
 import numpy as np
 
-from .common import flip_labels, md_table, measure, prf
+from .common import flip_labels, kmnist, md_table, measure, prf
 
 TITLE = "Images and other wide inputs"
-KMNIST = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "kmnist")
 NOISE = [(0.1, "symmetric"), (0.2, "symmetric"), (0.1, "class_conditional"), (0.2, "class_conditional")]
 #: A probe candidate that does not finish in this time is reported as such.
 OPTION_TIMEOUT = 900
-
-
-def kmnist(n: int | None = None):
-    """KMNIST's test set: ``(X uint8 (n, 28, 28), y int64)``, the first ``n`` rows."""
-    X = np.load(os.path.join(KMNIST, "kmnist-test-imgs.npz"), allow_pickle=False)["arr_0"]
-    y = np.load(os.path.join(KMNIST, "kmnist-test-labels.npz"), allow_pickle=False)["arr_0"].astype(np.int64)
-    return (X, y) if n is None else (X[:n], y[:n])
 
 
 def shifted_copies(copies: int = 6, seed: int = 0):

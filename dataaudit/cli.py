@@ -41,7 +41,7 @@ def _root(
 def scan(
     x: str = typer.Argument(..., metavar="X", help="Features: .npy, .npz, .csv or .parquet."),
     y: Optional[str] = typer.Argument(None, metavar="[Y]", help="Labels: .npy, .csv or .txt (omit with --label-column)."),
-    out: Optional[str] = typer.Option(None, "--out", help="Directory for report.json, samples.csv, sample_weight.npy, split.npz, report.html."),
+    out: Optional[str] = typer.Option(None, "--out", help="Directory for report.json, samples.csv, sample_weight.npy, split.npz, report.html, timings.json."),
     model: Optional[str] = typer.Option(None, "--model", help="Probe (default auto; with --dynamics, none unless given): auto (fast), ensemble (slower, stronger: use it before training on the weights or split), logistic, hgb, knn, mlp, svm, package.module:Class, or a .keras file."),
     pred_probs: Optional[str] = typer.Option(None, "--pred-probs", help="Precomputed out-of-sample probabilities (n, K)."),
     test_x: Optional[str] = typer.Option(None, "--test-x", help="Held-out features, checked for leakage."),

@@ -67,6 +67,8 @@ class Report:
         # File name -> the view that renders this report into it (the views import the report,
         # never the other way round).
         self._views = dict(views or {})
+        #: Wall time and peak memory per stage of the scan that made it (``timings.json``), or None.
+        self.timings: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------ views
     @property
@@ -175,9 +177,10 @@ class Report:
 
     # ------------------------------------------------------------------ files
     def save(self, directory: str | os.PathLike) -> list[str]:
-        """Write ``report.json``, ``samples.csv``, ``sample_weight.npy``, ``split.npz`` and the
-        views (``report.html`` for a report made by :func:`dataaudit.scan`) into ``directory``,
-        each atomically.
+        """Write ``report.json``, ``samples.csv``, ``sample_weight.npy``, ``split.npz``, the
+        views (``report.html`` for a report made by :func:`dataaudit.scan`) and ``timings.json``
+        (each stage's wall time and peak memory, apart from ``report.json``, which the same seed
+        keeps identical) into ``directory``, each atomically.
 
         Only these files are replaced in an existing directory. Returns the paths written.
         """
@@ -197,6 +200,8 @@ class Report:
             io.write_npz(path("split.npz"), train=train, val=val, excluded=excluded)
             for name, view in self._views.items():
                 io.write_text(path(name), view(self))
+            if self.timings is not None:
+                io.write_json(path("timings.json"), self.timings)
         except OSError as exc:
             raise OutputError(f"cannot write into '{directory}' ({exc.strerror or exc}): choose another {param('directory')}") from None
         return written

@@ -25,6 +25,7 @@ from .confident import find_issues
 from .errors import InputTypeError, UsageError, param
 from .render.html import render as render_html
 from .report import SCHEMA_VERSION, Report
+from .timings import Stopwatch
 from .utils import json_value, resolve_seed
 
 #: Neighbours per sample in the shared graph.
@@ -266,15 +267,18 @@ PROVIDERS: dict[str, Callable[[ScanRequest], Provided]] = {
 }
 
 
-def build_inputs(request: ScanRequest) -> tuple[CheckInputs, dict[str, Provided]]:
-    """The inputs every selected check reads, each shared input built once."""
+def build_inputs(request: ScanRequest, watch: Stopwatch | None = None) -> tuple[CheckInputs, dict[str, Provided]]:
+    """The inputs every selected check reads, each shared input built once (each a stage of
+    ``watch``)."""
     ds = request.dataset
+    watch = watch or Stopwatch()
     inputs = CheckInputs(raw=ds.raw, features=ds.features, labels=ds.labels, classes=ds.classes,
                          sample_shape=ds.sample_shape, random_state=request.seed)
     provided = {}
     for need, provide in PROVIDERS.items():
         if need in request.needs:
-            provided[need] = provide(request)
+            with watch.stage(need):
+                provided[need] = provide(request)
             for key, value in provided[need].fields.items():
                 setattr(inputs, key, value)
     return inputs, provided
@@ -349,15 +353,23 @@ def scan(
     >>> int(report.samples["is_conflicting_duplicate"].sum())
     2
     """
-    request = validate(X, y, model=model, pred_probs=pred_probs, X_test=X_test, y_test=y_test, checks=checks,
-                       random_state=random_state, options=options, progress=progress, dynamics_given=dynamics)
-    inputs, provided = build_inputs(request)
+    watch = Stopwatch()
+    with watch.stage("validate"):
+        request = validate(X, y, model=model, pred_probs=pred_probs, X_test=X_test, y_test=y_test, checks=checks,
+                           random_state=random_state, options=options, progress=progress, dynamics_given=dynamics)
+    inputs, provided = build_inputs(request, watch)
     results = []
     for name in request.selected:
         if request.say:
             request.say(f"check: {name}")
-        results.append(REGISTRY[name].run(inputs, **request.options.get(name, {})))
-    return assemble(request, results, provided, examine_run(request, results))
+        with watch.stage(f"check: {name}"):
+            results.append(REGISTRY[name].run(inputs, **request.options.get(name, {})))
+    with watch.stage("doctor"):
+        diagnosis = examine_run(request, results)
+    with watch.stage("report"):
+        report = assemble(request, results, provided, diagnosis)
+    report.timings = watch.to_dict()
+    return report
 
 
 # ----------------------------------------------------------------------------- 3. the doctor stage

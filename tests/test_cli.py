@@ -53,6 +53,13 @@ def test_out_dir_files(cli, npy_files, tmp_path):
     assert not [n for n in names if n.endswith(".tmp")]
     saved = json.loads((out / "report.json").read_text())
     assert saved == json.loads(r.out)
+    # Where the time went, beside the report and not in it (report.json stays the same per seed).
+    timings = json.loads((out / "timings.json").read_text())
+    stages = [s["stage"] for s in timings["stages"]]
+    assert stages[0] == "validate" and {"neighbors", "check: class_balance", "check: duplicates"} <= set(stages)
+    assert all(s["seconds"] >= 0 and s["peak_rss_mb"] > 0 for s in timings["stages"])
+    assert timings["total_seconds"] >= sum(s["seconds"] for s in timings["stages"]) - 0.01
+    assert "timings" not in saved and "total_seconds" not in (out / "report.json").read_text()
     import pandas as pd
 
     samples = pd.read_csv(out / "samples.csv")

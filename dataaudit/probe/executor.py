@@ -3,9 +3,9 @@
 A :class:`FoldTask` is one estimator to fit on one fold's training rows and to predict on its
 held-out rows, reading the rows themselves or one of their views (a picture's blurred pixels,
 its gradient histograms). The fold loop builds the tasks of a pass and hands them to an
-:class:`Executor` with the inputs by view, which returns each task's out-of-fold probabilities; :class:`LocalExecutor` runs them one after
-the other in this process (each fit uses the machine's cores through BLAS and OpenMP). Another
-engine implements the same one method.
+:class:`Executor` with the inputs by view, which returns each task's out-of-fold probabilities;
+:class:`LocalExecutor` runs them one after the other in this process (each fit uses the
+machine's cores through BLAS and OpenMP). Another engine implements the same one method.
 """
 
 from __future__ import annotations
