@@ -22,7 +22,7 @@ BLAS-backed exact search and inverted-file approximate search:
   with SIMD (``IndexIVFPQFastScan``, two dimensions per code), probing 12 cells, and the best
   ``4 k`` candidates re-ranked by their exact distances (``IndexRefineFlat``): distances stay
   exact, and scanning a cell costs a fraction of the float scan (the figures that chose these
-  numbers: docs/benchmarks.md, "Speed and memory at scale").
+  numbers: docs/benchmarks.md, "The neighbour graph: why its numbers").
 
 The recall@k against exact search is measured on a seeded subsample of queries and stored in
 ``FaissGraph.recall``, with how much farther the neighbours found are than the true ones
@@ -50,7 +50,7 @@ METHODS = ("exact", "ivf", "ivf-pq")
 EXACT_MAX = 20_000
 N_PROBE = 16
 #: IVF cells per square root of n, and k-means iterations of their training (faiss's default is
-#: 25; from 10 on the recall of the graph does not move; docs/benchmarks.md).
+#: 25; from 10 on the recall of the graph does not move; docs/benchmarks.md, "The neighbour graph").
 CELLS_PER_SQRT_N = 2
 TRAIN_ITERATIONS = 10
 RECALL_QUERIES = 1000
@@ -122,15 +122,15 @@ class Search:
     inner_product: bool = False
     reference: np.ndarray | None = None
 
-    def nearest(self, Z: np.ndarray, k: int, *, progress: Callable[[str], None] | None = None,
-                chunk: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def nearest(self, Z: np.ndarray, k: int, *,
+                progress: Callable[[str], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """``(scores, ids)`` of each query's ``k`` nearest reference rows, (m, k) each: Euclidean
         distances (or inner products), ids in the caller's numbering, -1 where a search found
         fewer than ``k`` (inverted-file cells with too few rows)."""
         n = len(Z)
         ids = np.empty((n, k), dtype=np.int64)
         scores = np.empty((n, k), dtype=np.float32)
-        step = chunk or CHUNK_ROWS
+        step = CHUNK_ROWS
         for s in range(0, n, step):
             D, I = self.index.search(Z[s : s + step], k)
             if self.reference is not None:
