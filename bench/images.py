@@ -108,13 +108,10 @@ def full_scan(name: str, rate: float, kind: str, shape: str = "as given") -> dic
 
 
 def _out_of_fold(estimator, features, labels, seed=0):
-    from sklearn.base import clone
-    from sklearn.model_selection import StratifiedKFold
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-    probs = np.zeros((len(labels), int(labels.max()) + 1))
-    for train, test in StratifiedKFold(5, shuffle=True, random_state=seed).split(features, labels):
-        probs[test] = clone(estimator).fit(features[train], labels[train]).predict_proba(features[test])
-    return probs
+    folds = StratifiedKFold(5, shuffle=True, random_state=seed)
+    return cross_val_predict(estimator, features, labels, cv=folds, method="predict_proba")
 
 
 def _pca_knn():

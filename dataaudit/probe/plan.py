@@ -31,10 +31,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import UsageError, param
-from .images import Geometry, image_geometry
+from .images import VIEWS, Geometry, image_geometry
 from .models import (
-    BUILTIN, PLATT_FOLDS, WIDE_FEATURES, build_member, is_keras_file, is_keras_model, load_class, platt_fits,
-    split_view, unknown_model,
+    BUILTIN, PLATT_FOLDS, VIEW_SEP, WIDE_FEATURES, build_member, is_keras_file, is_keras_model, load_class,
+    platt_fits, split_view, unknown_model,
 )
 
 #: Up to this many rows the probe is the small ensemble; up to LARGE_N the large one.
@@ -62,7 +62,8 @@ MEMBER_GAP = 0.05
 SMALL_ENSEMBLE = ("svm", "knn", "mlp", "logistic")
 LARGE_ENSEMBLE = ("hgb_50", "mlp_64x2", "mlp_64x2", "mlp_64x2")
 WIDE_ENSEMBLE = ("knn_pca128", "mlp_64x2", "mlp_64x2", "mlp_64x2")
-IMAGE_ENSEMBLE = ("knn_pca@blurred", "knn_pca@hog7", "knn_pca@hog4")
+#: A kNN on each of a picture's views (blurred pixels, then the HOG grids).
+IMAGE_ENSEMBLE = tuple(f"knn_pca{VIEW_SEP}{view}" for view in VIEWS)
 _SINGLE_BUILTIN = frozenset(BUILTIN) - {"auto", "ensemble"}
 STRONGER_ADVICE = (
     "Before training on those, rescan with --model ensemble (model=\"ensemble\", its default four "
