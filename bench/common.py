@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
-import resource
 import time
 import traceback
 from typing import Any, Callable
 
 import numpy as np
+
+from dataaudit.timings import peak_rss_mb
 
 DOCS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs")
 SECTIONS = os.path.join(DOCS, "bench")
@@ -105,25 +106,12 @@ def cv_logistic_pred_probs(X: np.ndarray, y: np.ndarray, seed: int = 0, folds: i
 # ----------------------------------------------------------------------------- measuring
 
 
-def _peak_rss_mb() -> float:
-    """This process's peak resident memory. ``VmHWM`` is per address space; ``ru_maxrss``
-    survives ``exec`` on Linux, so a spawned child would report its parent's peak."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def _child(conn, fn, args, kwargs):
     try:
         t0 = time.perf_counter()
         result = fn(*args, **kwargs)
         seconds = time.perf_counter() - t0
-        peak_mb = _peak_rss_mb()
+        peak_mb = peak_rss_mb()
         conn.send(("ok", result, seconds, peak_mb))
     except BaseException:  # noqa: BLE001 - reported to the parent
         conn.send(("error", traceback.format_exc(), None, None))

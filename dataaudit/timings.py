@@ -14,8 +14,16 @@ from typing import Any, Iterator
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident memory so far, in MiB (``ru_maxrss``: KiB on Linux, bytes on
-    macOS)."""
+    """This process's peak resident memory so far, in MiB. Linux's ``VmHWM`` is per address
+    space; ``ru_maxrss`` (the fallback: KiB on Linux, bytes on macOS) survives ``exec``, so a
+    spawned process would report its parent's peak."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
 
