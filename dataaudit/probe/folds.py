@@ -14,7 +14,7 @@ import numpy as np
 
 from ..probabilities import ProbeResult, average, cross_entropy, row_normalised
 from .executor import Executor, FoldTask, LocalExecutor
-from .images import view
+from .images import views
 from .models import split_view
 from .plan import MEMBER_GAP, ProbePlan, fold_estimators, make_plan
 
@@ -52,12 +52,11 @@ def plan_inputs(features: np.ndarray, plan: ProbePlan,
                 progress: Callable[[str], None] | None = None) -> dict[str | None, np.ndarray]:
     """The inputs the plan's members read, by view: the rows themselves (None) and each view
     (computed once for every fold and pass: nothing in a view is fitted)."""
-    inputs: dict[str | None, np.ndarray] = {None: features}
-    for name in plan.views:
-        if progress:
-            progress(f"probe {plan.name}: computing the {name} view of {len(features)} pictures")
-        inputs[name] = view(name, features, plan.geometry)
-    return inputs
+    if not plan.views:
+        return {None: features}
+    if progress:
+        progress(f"probe {plan.name}: computing the {', '.join(plan.views)} views of {len(features)} pictures")
+    return {None: features, **views(plan.views, features, plan.geometry)}
 
 
 def run_pass(features: np.ndarray, labels: np.ndarray, n_classes: int, plan: ProbePlan, *, number: int = 1,

@@ -122,25 +122,35 @@ def image_geometry(sample_shape: tuple, features: np.ndarray | None) -> Geometry
     return best
 
 
-def view(name: str, features: np.ndarray, geometry: Geometry) -> np.ndarray:
-    """View ``name`` (one of ``VIEWS``) of every row, float32, computed in chunks of rows."""
-    from scipy.ndimage import gaussian_filter
-
+def views(names: tuple[str, ...], features: np.ndarray, geometry: Geometry) -> dict[str, np.ndarray]:
+    """Views ``names`` (``"blurred"``, ``"hogN"``: HOG on N cells per side) of every row, float32,
+    all in one pass over the rows in chunks (each chunk laid out as pictures once)."""
     n = len(features)
-    out = None
+    out: dict[str, np.ndarray] = {}
     step = chunk_rows(features.shape[1])
     for s in range(0, n, step):
         pictures = geometry.pictures(features[s:s + step])
-        if name == "blurred":
-            block = gaussian_filter(pictures, sigma=(0, BLUR_SIGMA, BLUR_SIGMA, 0)).reshape(len(pictures), -1)
-        elif name.startswith("hog"):
-            block = hog(pictures, max(2, min(geometry.height, geometry.width) // int(name[3:])))
-        else:
-            raise ValueError(f"unknown view {name!r}")
-        if out is None:
-            out = np.empty((n, block.shape[1]), np.float32)
-        out[s:s + step] = block
+        for name in names:
+            block = _view_of(name, pictures, geometry)
+            if name not in out:
+                out[name] = np.empty((n, block.shape[1]), np.float32)
+            out[name][s:s + step] = block
     return out
+
+
+def view(name: str, features: np.ndarray, geometry: Geometry) -> np.ndarray:
+    """One view of every row (see :func:`views`)."""
+    return views((name,), features, geometry)[name]
+
+
+def _view_of(name: str, pictures: np.ndarray, geometry: Geometry) -> np.ndarray:
+    from scipy.ndimage import gaussian_filter
+
+    if name == "blurred":
+        return gaussian_filter(pictures, sigma=(0, BLUR_SIGMA, BLUR_SIGMA, 0)).reshape(len(pictures), -1)
+    if name.startswith("hog"):
+        return hog(pictures, max(2, min(geometry.height, geometry.width) // int(name[3:])))
+    raise ValueError(f"unknown view {name!r}")
 
 
 def hog(pictures: np.ndarray, cell: int, orientations: int = HOG_ORIENTATIONS) -> np.ndarray:
@@ -184,4 +194,4 @@ def hog(pictures: np.ndarray, cell: int, orientations: int = HOG_ORIENTATIONS) -
     return blocks.reshape(m, -1).astype(np.float32)
 
 
-__all__ = ["Geometry", "VIEWS", "hog", "image_geometry", "smoothness", "view"]
+__all__ = ["Geometry", "VIEWS", "hog", "image_geometry", "smoothness", "view", "views"]
