@@ -422,7 +422,7 @@ def remedy(quick: bool):
     table = md_table(["seed", "(a) noisy labels", "(d) true labels", "r1: one retrain", "gap r1",
                       "r2: second retrain", "gap r2", "run + default probe", "gap run + probe",
                       "default scan's weights (no run)", "gap default"], rows)
-    g1, g2 = float(np.mean(gaps["r1"])), float(np.mean(gaps["r2"]))
+    g1, g2, gd = float(np.mean(gaps["r1"])), float(np.mean(gaps["r2"])), float(np.mean(gaps["default"]))
     notes = []
     for s, r in zip(seeds, results):
         f1, f2, fp, fd = r["flags1"], r["flags2"], r["flags_pooled"], r["flags_default"]
@@ -444,8 +444,9 @@ def remedy(quick: bool):
             "\"run + default probe\": `dataaudit.scan(X, y_noisy, dynamics=first_cb, model=\"auto\")` (both, "
             "pooled), retrained with seed 1000·s + 1. "
             "Gap recovered = (r − a) / (d − a). "
-            f"Targets: ≥ 60% after one retrain (measured mean {g1:.0%}: {'met' if g1 >= 0.6 else '**not met**'}), "
-            f"≥ 80% after the recorded second retrain (mean {g2:.0%}: {'met' if g2 >= 0.8 else '**not met**'}). "
+            f"Targets (re-based in issue 24): the run's weights after one retrain ≥ 45% (measured mean {g1:.0%}: "
+            f"{'met' if g1 >= 0.45 else '**not met**'}), the default scan's weights ≥ 60% (mean {gd:.0%}: "
+            f"{'met' if gd >= 0.6 else '**not met**'}); the recorded second retrain: mean {g2:.0%}. "
             f"Caution: the test set has 10,000 rows, so each accuracy has a standard error of up to about {se:.4f} "
             f"(binomial, at the noisy-label run's accuracy), "
             f"which is about {se / max(mean['d'] - mean['a'], 1e-9):.0%} of the gap (d − a = "

@@ -55,6 +55,7 @@ def scan(
     y_key: Optional[str] = typer.Option(None, "--y-key", help="Array name in an .npz Y file."),
     label_column: Optional[str] = typer.Option(None, "--label-column", help="Label column when X is a table."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress messages on standard error."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Run on Dask (pip install \"dataaudit[dask]\"): local:N for a LocalCluster of N workers, or a scheduler's address (tcp://host:8786). X and Y may then be folders of .npy or .parquet shards; --out writes samples.parquet/ instead of samples.csv."),
 ) -> None:
     """Scan X (and labels Y) and report data problems."""
     from .files import scan_files
@@ -76,6 +77,7 @@ def scan(
         random_state=seed,
         fail_on=fail_on,
         progress=not quiet,
+        scheduler=scheduler,
     )
     if fmt is OutputFormat.json:
         sys.stdout.write(report.to_json() + "\n")
@@ -93,7 +95,7 @@ CLI_NAMES = {
     "X": "X", "y": "Y", "x_key": "--x-key", "y_key": "--y-key", "label_column": "--label-column",
     "model": "--model", "pred_probs": "--pred-probs", "X_test": "--test-x", "y_test": "--test-y",
     "checks": "--checks", "fail_on": "--fail-on", "random_state": "--seed", "out": "--out", "directory": "--out",
-    "dynamics": "--dynamics",
+    "dynamics": "--dynamics", "client": "--scheduler", "scheduler": "--scheduler",
 }
 
 

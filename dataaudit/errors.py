@@ -53,3 +53,7 @@ class UsageError(DataAuditError, ValueError):
 
 class OutputError(DataAuditError, OSError):
     """The output directory cannot be written."""
+
+
+class ClusterError(DataAuditError, RuntimeError):
+    """The Dask cluster a scan ran on failed (a worker lost for good, the scheduler gone)."""

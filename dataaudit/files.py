@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import gate, io
-from .errors import UsageError, param
+from .errors import InputError, UsageError, param
 from .probe import AUTO, is_keras_file
 from .report import Report
 from .scan import available_needs, scan, select_checks
@@ -27,6 +27,7 @@ def scan_files(
     model: Any = AUTO,
     checks: Any = None,
     fail_on: str | None = None,
+    scheduler: str | None = None,
     **scan_kwargs: Any,
 ) -> Report:
     """Scan data given as files and write ``out`` if given.
@@ -49,6 +50,11 @@ def scan_files(
         inputs.append(model)
     if out is not None:
         io.check_output_dir(out, inputs, what="out")
+    if scheduler is not None:
+        return _scan_on_cluster(x_path, y_path, scheduler, out=out, model=model, checks=checks, fail_on=fail_on,
+                                unsupported={"--x-key": x_key, "--y-key": y_key, "--label-column": label_column,
+                                             "--test-x": test_x_path, "--dynamics": dynamics_path},
+                                pred_probs_path=pred_probs_path, **scan_kwargs)
     X, y_from_table = io.load_features(x_path, x_key=x_key, label_column=label_column)
     if y_path is not None and y_from_table is not None:
         raise UsageError(f"labels given twice: use either {param('y')} or {param('label_column')}")
@@ -69,3 +75,41 @@ def scan_files(
     if out is not None:
         report.save(out)
     return report
+
+
+def _scan_on_cluster(x_path: str, y_path: str | None, scheduler: str, *, out: str | None, model: Any, checks: Any,
+                     fail_on: str | None, unsupported: dict[str, Any], pred_probs_path: str | None,
+                     **scan_kwargs: Any) -> Report:
+    """``dataaudit scan X Y --scheduler S``: X and Y (``.npy`` files or folders of shards) read by
+    the workers; a LocalCluster made for ``local:N`` is closed afterwards."""
+    given = [name for name, value in unsupported.items() if value is not None]
+    if given:
+        raise UsageError(f"{given[0]} does not work with {param('scheduler')} yet: scan on one machine for it")
+    if y_path is None:
+        raise UsageError(f"no labels given: pass {param('y')} (a .npy file or a folder of shards)")
+    from .distributed.arrays import load_rows
+    from .distributed.cluster import close, connect
+
+    client = connect(scheduler)
+    try:
+        X, x_counts = load_rows(x_path, "X")
+        y, y_counts = load_rows(y_path, "y")
+        if X.shape[0] != y.shape[0]:
+            detail = ""
+            if len(x_counts) == len(y_counts) and len(x_counts) > 1:
+                first = next(i for i, (a, b) in enumerate(zip(x_counts, y_counts)) if a != b)
+                detail = f" (shard {first + 1}: {x_counts[first]} rows of X, {y_counts[first]} labels)"
+            raise InputError(f"X has {X.shape[0]} rows but {param('y')} has {y.shape[0]} labels{detail}: they must "
+                             "match row for row")
+        pred_probs = load_rows(pred_probs_path, "pred_probs")[0] if pred_probs_path else None
+        report = scan(X, y, model=model, checks=checks, pred_probs=pred_probs, client=client, **scan_kwargs)
+        if fail_on:
+            report.gate(fail_on)
+        if out is not None:
+            from .distributed import cluster_failures
+
+            with cluster_failures():
+                report.save(out)
+        return report
+    finally:
+        close(client)

@@ -18,11 +18,15 @@ BLAS-backed exact search and inverted-file approximate search:
 - ``n <= 20,000``: exact search (``IndexFlatL2``);
 - up to 500,000: ``IndexIVFFlat`` with ``2 * sqrt(n)`` cells, trained by seeded k-means (10
   iterations) on a subsample, probing 16 cells per query;
-- larger (``PQ_MIN_ROWS``): ``sqrt(n)`` cells holding 4-bit product-quantised codes scanned
+- larger (``PQ_MIN_ROWS``): cells holding 4-bit product-quantised codes scanned
   with SIMD (``IndexIVFPQFastScan``, two dimensions per code), probing 12 cells, and the best
   ``4 k`` candidates re-ranked by their exact distances (``IndexRefineFlat``): distances stay
   exact, and scanning a cell costs a fraction of the float scan (the figures that chose these
-  numbers: docs/benchmarks.md, "The neighbour graph: why its numbers").
+  numbers: docs/benchmarks.md, "The neighbour graph: why its numbers"). ``sqrt(n)`` cells up to
+  1M rows, then cells of a fixed ``PQ_CELL_ROWS`` rows: a query scans the same number of codes
+  at any n, so the search grows linearly with n instead of as n^1.5. So many cells are trained
+  by a two-level k-means (:func:`two_level_centroids`) and found by an HNSW graph over the
+  cells' centres (built in one thread: the same seed, the same graph).
 
 The recall@k against exact search is measured on a seeded subsample of queries and stored in
 ``FaissGraph.recall``, with how much farther the neighbours found are than the true ones
@@ -62,6 +66,15 @@ TRAIN_PER_CELL = 64
 #: From this many rows on, the cells hold product-quantised codes (module notes).
 PQ_MIN_ROWS = 500_000
 PQ_CELLS_PER_SQRT_N = 1
+#: From 1M rows on, cells of this many rows (1,000 cells at 1M, as sqrt(n) gives there).
+PQ_CELL_ROWS = 1_000
+#: From this many cells on, the cells' centres are trained in two levels and found by HNSW.
+HNSW_MIN_CELLS = 2_048
+HNSW_LINKS = 32
+#: Candidate cells the HNSW graph keeps while looking for the nearest ones (at least 4 x nprobe).
+HNSW_EF_SEARCH = 64
+#: The two-level k-means sees at most this many rows per cell...
+TWO_LEVEL_TRAIN_PER_CELL = 32
 PQ_N_PROBE = 12
 PQ_RERANK_FACTOR = 4
 #: Queries of the recall measurement above PQ_MIN_ROWS: their exact search alone took 5.7 s at
@@ -175,7 +188,7 @@ def build_search(Z: np.ndarray, method: str, *, n_cells: int = 0, n_probe: int =
         index = ivf_index(d, n_cells, random_state=random_state, inner_product=inner_product, iterations=iterations)
         index.nprobe = min(n_probe, n_cells)
     elif method == "ivf-pq" and not inner_product:
-        index = _pq_index(d, n_cells, random_state=random_state, n_probe=n_probe)
+        index = None
     else:
         raise UsageError(f"unknown neighbour {param('method')} {method!r}; choose from: {', '.join(METHODS)}")
     if method != "exact":
@@ -184,6 +197,12 @@ def build_search(Z: np.ndarray, method: str, *, n_cells: int = 0, n_probe: int =
         sample = Z[np.sort(rng.choice(n, size=train_n, replace=False))] if train_n < n else Z
         if progress:
             progress(f"neighbours: training an IVF index ({n_cells} cells) on {train_n} samples")
+        if index is None:
+            centres = None
+            if n_cells >= HNSW_MIN_CELLS:
+                centres = two_level_centroids(sample[:: max(1, len(sample) // (TWO_LEVEL_TRAIN_PER_CELL * n_cells))], n_cells,
+                                              random_state=random_state)
+            index = _pq_index(d, n_cells, random_state=random_state, n_probe=n_probe, centres=centres)
         index.train(sample)
     index.add(Z)
     return Search(index, inner_product=inner_product, reference=reference)
@@ -361,13 +380,91 @@ def pq_codes(d: int) -> tuple[int, int]:
     return codes, -(-d // codes) * codes - d
 
 
-def _pq_index(d: int, n_cells: int, *, random_state: int, n_probe: int):
+def pq_cells(n: int) -> int:
+    """Cells of the quantised inverted file for ``n`` rows: ``sqrt(n)`` up to 1M rows, then one
+    per ``PQ_CELL_ROWS`` rows (module notes).
+
+    Examples
+    --------
+    >>> pq_cells(640_000), pq_cells(1_000_000), pq_cells(5_000_000)
+    (800, 1000, 5000)
+    """
+    return int(max(PQ_CELLS_PER_SQRT_N * np.sqrt(n), n // PQ_CELL_ROWS))
+
+
+def two_level_centroids(sample: np.ndarray, n_cells: int, *, random_state: int,
+                        iterations: int = TRAIN_ITERATIONS) -> np.ndarray:
+    """``n_cells`` k-means centres of ``sample`` found in two levels: ``sqrt(n_cells)`` coarse
+    clusters, then each split into a share of the cells proportional to its rows. The cost is
+    about ``2 sqrt(n_cells)`` distance computations per row instead of ``n_cells`` (faiss's
+    ``contrib.clustering.two_level_clustering`` is the same idea; this one never asks a cluster
+    for more centres than it has rows, nor for none).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> two_level_centroids(rng.normal(size=(2000, 4)).astype(np.float32), 20, random_state=0).shape
+    (20, 4)
+    """
+    import faiss
+
+    n, d = sample.shape
+    n_coarse = int(max(1, min(round(np.sqrt(n_cells)), n_cells)))
+    coarse = faiss.Kmeans(d, n_coarse, niter=iterations, seed=int(random_state) % (2**31), min_points_per_centroid=1, max_points_per_centroid=n)
+    coarse.train(sample)
+    _, assigned = coarse.index.search(sample, 1)
+    assigned = assigned[:, 0]
+    sizes = np.bincount(assigned, minlength=n_coarse)
+    # Largest remainders: the shares sum to n_cells, none above its rows, every non-empty one >= 1.
+    share = sizes * n_cells / n
+    cells = np.minimum(np.maximum(np.floor(share).astype(int), (sizes > 0).astype(int)), sizes)
+    for c in np.argsort(-(share - np.floor(share)), kind="stable"):
+        if cells.sum() >= n_cells:
+            break
+        if cells[c] < sizes[c]:
+            cells[c] += 1
+    centres = []
+    for c in range(n_coarse):
+        members = sample[assigned == c]
+        if cells[c] == 0:
+            continue
+        if cells[c] >= len(members):
+            centres.append(members[: cells[c]])
+            continue
+        fine = faiss.Kmeans(d, int(cells[c]), niter=iterations, seed=(int(random_state) + c + 1) % (2**31),
+                            min_points_per_centroid=1, max_points_per_centroid=len(members))
+        fine.train(np.ascontiguousarray(members))
+        centres.append(fine.centroids)
+    return np.ascontiguousarray(np.vstack(centres)[:n_cells], dtype=np.float32)
+
+
+def _hnsw_quantizer(centres: np.ndarray):
+    """An HNSW graph over the cells' centres, built in one thread (faiss builds HNSW in
+    parallel with an order that depends on thread scheduling; one thread gives one graph)."""
+    import faiss
+
+    quantizer = faiss.IndexHNSWFlat(centres.shape[1], HNSW_LINKS)
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        quantizer.add(centres)
+    finally:
+        faiss.omp_set_num_threads(threads)
+    quantizer.hnsw.efSearch = HNSW_EF_SEARCH
+    return quantizer
+
+
+def _pq_index(d: int, n_cells: int, *, random_state: int, n_probe: int, centres: np.ndarray | None = None):
     """An untrained inverted file of 4-bit product-quantised codes, re-ranked exactly
-    (module notes); seeded like :func:`ivf_index`."""
+    (module notes); seeded like :func:`ivf_index`. With ``centres`` the cells are given (found
+    by HNSW) and only the codes are trained."""
     import faiss
 
     codes, _ = pq_codes(d)
-    ivf = _seeded(faiss.IndexIVFPQFastScan(faiss.IndexFlatL2(d), d, n_cells, codes, 4), random_state, TRAIN_ITERATIONS)
+    quantizer = faiss.IndexFlatL2(d) if centres is None else _hnsw_quantizer(centres)
+    ivf = _seeded(faiss.IndexIVFPQFastScan(quantizer, d, n_cells, codes, 4), random_state, TRAIN_ITERATIONS)
+    if centres is not None:
+        ivf.referenced_objects = [quantizer]
     ivf.nprobe = min(n_probe, n_cells)
     index = faiss.IndexRefineFlat(ivf)
     index.k_factor = PQ_RERANK_FACTOR
@@ -425,8 +522,8 @@ def build_neighbor_graph(
         raise UsageError(f"unknown neighbour {param('method')} {method!r}; choose from: auto, {', '.join(METHODS)}")
     pad = pq_codes(d)[1] if method == "ivf-pq" else 0
     Z = _padded(Z, pad)
-    per_sqrt_n = PQ_CELLS_PER_SQRT_N if method == "ivf-pq" else CELLS_PER_SQRT_N
-    n_cells = int(max(1, min(max(per_sqrt_n * np.sqrt(n), MIN_CELLS), n // MIN_TRAIN_PER_CELL)))
+    wanted = pq_cells(n) if method == "ivf-pq" else CELLS_PER_SQRT_N * np.sqrt(n)
+    n_cells = int(max(1, min(max(wanted, MIN_CELLS), n // MIN_TRAIN_PER_CELL)))
     search = build_search(Z, method, n_cells=n_cells, n_probe=PQ_N_PROBE if method == "ivf-pq" else N_PROBE,
                           train_rows=TRAIN_PER_CELL * n_cells, iterations=TRAIN_ITERATIONS,
                           random_state=random_state, progress=progress)

@@ -300,6 +300,7 @@ def scan(
     options: Mapping[str, Mapping[str, Any]] | None = None,
     progress: bool | Progress | None = None,
     dynamics: Any = None,
+    client: Any = None,
 ) -> Report:
     """Audit a classification dataset.
 
@@ -337,6 +338,11 @@ def scan(
         of its saved ``.npz``): the run becomes the evidence for the label and loss verdicts
         (no probe is trained unless ``model`` is given too: then both are combined) and
         the ``training`` check reads its per-epoch evidence.
+    client : dask.distributed.Client, optional
+        Run on this Dask cluster (``pip install "dataaudit[dask]"``): ``X`` and ``y`` may be Dask
+        arrays, numpy arrays or memory-mapped files; the rows stay on the workers, and
+        ``report.samples`` is a Dask DataFrame and ``report.sample_weight()`` a Dask array (see
+        :mod:`dataaudit.distributed`). None (the default): this process.
 
     Returns
     -------
@@ -353,6 +359,17 @@ def scan(
     >>> int(report.samples["is_conflicting_duplicate"].sum())
     2
     """
+    if client is not None:
+        if X_test is not None or y_test is not None or dynamics is not None:
+            given = "X_test" if X_test is not None or y_test is not None else "dynamics"
+            raise UsageError(f"{param(given)} does not work with {param('client')} yet: scan on one machine for it")
+        from .distributed import cluster_failures
+        from .distributed.scan import scan_on_cluster
+
+        with cluster_failures():
+            return scan_on_cluster(X, y, client=client, model=model, pred_probs=pred_probs, checks=checks,
+                                   random_state=random_state, options=options,
+                                   progress=_stderr_progress if progress is True else (progress or None))
     watch = Stopwatch()
     with watch.stage("validate"):
         request = validate(X, y, model=model, pred_probs=pred_probs, X_test=X_test, y_test=y_test, checks=checks,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 import numpy as np
 
 from ..errors import UsageError
@@ -77,8 +79,26 @@ def run(inputs: CheckInputs, *, beta: float = 0.999) -> CheckResult:
         The effective-number hyper-parameter of Cui et al.; 0 gives equal weights, values
         close to 1 approach ``balanced``.
     """
-    n = inputs.n_samples
     counts = np.bincount(inputs.labels, minlength=inputs.n_classes)
+    figures, metrics, findings, rare = summarize(counts, inputs.label_name, beta=beta)
+    rare_row = np.isin(inputs.labels, rare)
+    rows = RowVerdict(flag=rare_row, score=(counts / counts.max())[inputs.labels], shown=("label",))
+    return CheckResult(name=NAME, rows=rows, figures=figures, metrics=metrics, findings=findings)
+
+
+def summarize(counts: np.ndarray, label_name: Callable[[int], Any], *, beta: float = 0.999
+              ) -> tuple[dict, dict, list[Finding], list[int]]:
+    """The check's figures, metrics, findings and rare class codes from the class counts alone
+    (a cluster's scan sums them over its partitions).
+
+    Examples
+    --------
+    >>> figures, metrics, findings, rare = summarize(np.array([990, 10]), str)
+    >>> metrics["imbalance_ratio"], rare, [f.severity for f in findings]
+    (99.0, [1], ['critical', 'warning'])
+    """
+    n = int(counts.sum())
+    n_classes = len(counts)
     fractions = counts / n
     present = counts > 0
     majority = int(np.argmax(counts))
@@ -91,27 +111,27 @@ def run(inputs: CheckInputs, *, beta: float = 0.999) -> CheckResult:
 
     classes = [
         {
-            "label": inputs.label_name(c),
+            "label": label_name(c),
             "count": int(counts[c]),
             "fraction": round(float(fractions[c]), 6),
             "weight_balanced": round(float(balanced[c]), 6),
             "weight_effective_number": round(float(effective[c]), 6),
             "is_rare": c in rare,
         }
-        for c in range(inputs.n_classes)
+        for c in range(n_classes)
     ]
     figures = {
-        "n_classes": inputs.n_classes,
+        "n_classes": n_classes,
         "classes": classes,
-        "majority_class": inputs.label_name(majority),
-        "minority_class": inputs.label_name(minority),
+        "majority_class": label_name(majority),
+        "minority_class": label_name(minority),
         "imbalance_ratio": round(imbalance, 6),
         "majority_baseline_accuracy": round(baseline, 6),
-        "rare_classes": [inputs.label_name(c) for c in rare],
+        "rare_classes": [label_name(c) for c in rare],
         "effective_number_beta": beta,
-        "class_weight_balanced": {str(inputs.label_name(c)): round(float(balanced[c]), 6) for c in range(inputs.n_classes)},
+        "class_weight_balanced": {str(label_name(c)): round(float(balanced[c]), 6) for c in range(n_classes)},
         "class_weight_effective_number": {
-            str(inputs.label_name(c)): round(float(effective[c]), 6) for c in range(inputs.n_classes)
+            str(label_name(c)): round(float(effective[c]), 6) for c in range(n_classes)
         },
     }
     metrics = {
@@ -123,7 +143,7 @@ def run(inputs: CheckInputs, *, beta: float = 0.999) -> CheckResult:
     findings = []
     if imbalance >= SEVERITY["imbalance"]["warning"]:
         weights_text = ", ".join(
-            f"{inputs.label_name(c)!r}: {balanced[c]:.3g}" for c in range(min(inputs.n_classes, MAX_CLASSES_IN_ADVICE))
+            f"{label_name(c)!r}: {balanced[c]:.3g}" for c in range(min(n_classes, MAX_CLASSES_IN_ADVICE))
         )
         findings.append(
             Finding(
@@ -132,7 +152,7 @@ def run(inputs: CheckInputs, *, beta: float = 0.999) -> CheckResult:
                 count=int(counts[minority]),
                 message=(
                     f"classes are imbalanced {imbalance:.1f}:1; always predicting "
-                    f"{inputs.label_name(majority)!r} already scores {baseline:.1%} accuracy"
+                    f"{label_name(majority)!r} already scores {baseline:.1%} accuracy"
                 ),
                 advice=(
                     f"An accuracy near {baseline:.1%} means the model learnt nothing: judge it by balanced "
@@ -144,7 +164,7 @@ def run(inputs: CheckInputs, *, beta: float = 0.999) -> CheckResult:
             )
         )
     if rare:
-        names = ", ".join(repr(inputs.label_name(c)) for c in rare[:MAX_CLASSES_NAMED])
+        names = ", ".join(repr(label_name(c)) for c in rare[:MAX_CLASSES_NAMED])
         findings.append(
             Finding(
                 check=NAME,
@@ -158,6 +178,4 @@ def run(inputs: CheckInputs, *, beta: float = 0.999) -> CheckResult:
                 ),
             )
         )
-    rare_row = np.isin(inputs.labels, rare)
-    rows = RowVerdict(flag=rare_row, score=(counts / counts.max())[inputs.labels], shown=("label",))
-    return CheckResult(name=NAME, rows=rows, figures=figures, metrics=metrics, findings=findings)
+    return figures, metrics, findings, rare

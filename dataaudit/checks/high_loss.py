@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any, Callable
+
 import numpy as np
 
 from ..utils import tukey_fence
@@ -61,30 +64,59 @@ def run(inputs: CheckInputs, *, whisker: float = 3.0, bins: int = 40) -> CheckRe
     flagged = np.nan_to_num(loss, nan=-np.inf) > threshold
     values = np.quantile(seen, QUANTILES)
     counts, edges = np.histogram(seen, bins=bins)
-    skew = skewness(seen)
     top = np.argsort(-np.nan_to_num(loss, nan=-np.inf), kind="stable")[:MAX_LISTED]
-    share = float(loss[flagged].sum() / max(seen.sum(), 1e-12))
+    stats = LossStats(len(loss), len(seen), float(seen.sum()), float(seen.mean()), skewness(seen),
+                      int(flagged.sum()), float(loss[flagged].sum()))
+    figures, metrics, findings = summarize(
+        threshold, whisker, stats, values, counts, edges,
+        [(int(i), int(inputs.labels[i]), float(loss[i])) for i in top if np.isfinite(loss[i])], inputs.label_name)
+    rows = RowVerdict(flag=flagged, score=np.exp(-np.nan_to_num(loss, nan=0.0)), shown=("label", "loss"))
+    return CheckResult(name=NAME, rows=rows, columns={"loss": loss, "is_high_loss": flagged},
+                       figures=figures, metrics=metrics, findings=findings)
+
+
+@dataclass(frozen=True)
+class LossStats:
+    """Sums over the rows' losses (a cluster's scan merges them over its partitions): rows, rows
+    with a loss, their total, mean and skewness, rows above the threshold and their total loss."""
+
+    n: int
+    n_seen: int
+    total: float
+    mean: float
+    skew: float
+    n_flagged: int
+    flagged_loss: float
+
+
+def summarize(threshold: float, whisker: float, stats: LossStats, values: np.ndarray, counts: np.ndarray,
+              edges: np.ndarray, worst: list[tuple[int, int, float]], label_name: Callable[[int], Any]
+              ) -> tuple[dict, dict, list[Finding]]:
+    """The check's figures, metrics and findings: ``values`` the loss's ``QUANTILES``, ``counts``
+    and ``edges`` its histogram, ``worst`` the highest losses as (index, label code, loss)."""
+    skew = stats.skew
+    share = float(stats.flagged_loss / max(stats.total, 1e-12))
+    n_flagged = stats.n_flagged
     figures = {
         "threshold": round(threshold, 6),
         "rule": f"loss > max(Q3 + {whisker:g} * IQR, -ln 0.1)",
-        "n_high_loss": int(flagged.sum()),
-        "mean_loss": round(float(seen.mean()), 6),
+        "n_high_loss": n_flagged,
+        "mean_loss": round(stats.mean, 6),
         "quantiles": {f"q{int(q * 100)}": round(float(v), 6) for q, v in zip(QUANTILES, values)},
         "skew": round(skew, 6),
         "share_of_total_loss": round(share, 6),
         "histogram": {"edges": [round(float(e), 6) for e in edges], "counts": [int(c) for c in counts]},
-        "worst": [{"index": int(i), "label": inputs.label_name(inputs.labels[i]), "loss": round(float(loss[i]), 6)}
-                  for i in top if np.isfinite(loss[i])],
+        "worst": [{"index": i, "label": label_name(label), "loss": round(value, 6)} for i, label, value in worst],
     }
     findings = []
-    if flagged.any():
+    if n_flagged:
         findings.append(
             Finding(
                 check=NAME,
                 severity=severity(share, **SEVERITY),
-                count=int(flagged.sum()),
+                count=n_flagged,
                 message=(
-                    f"{int(flagged.sum())} samples ({flagged.mean():.1%}) have an out-of-sample loss above "
+                    f"{n_flagged} samples ({n_flagged / stats.n:.1%}) have an out-of-sample loss above "
                     f"{threshold:.2f} and carry {share:.0%} of the total loss (skew {skew:.1f})"
                 ),
                 advice=(
@@ -95,7 +127,5 @@ def run(inputs: CheckInputs, *, whisker: float = 3.0, bins: int = 40) -> CheckRe
                 ),
             )
         )
-    rows = RowVerdict(flag=flagged, score=np.exp(-np.nan_to_num(loss, nan=0.0)), shown=("label", "loss"))
-    metrics = {"high_loss": float(flagged.mean()), "loss_skew": skew}
-    return CheckResult(name=NAME, rows=rows, columns={"loss": loss, "is_high_loss": flagged},
-                       figures=figures, metrics=metrics, findings=findings)
+    metrics = {"high_loss": n_flagged / stats.n, "loss_skew": skew}
+    return figures, metrics, findings

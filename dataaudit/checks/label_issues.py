@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 import numpy as np
 
 from ..confident import DEFAULT_FILTER, find_issues
@@ -76,13 +78,41 @@ def run(inputs: CheckInputs, *, filter_by: str = DEFAULT_FILTER) -> CheckResult:
     predicted = labels.copy()
     predicted[judged] = probs[judged].argmax(axis=1)
 
-    n_flagged = int(flagged.sum())
-    rate = n_flagged / n
-    per_class = np.bincount(labels[flagged], minlength=k)
-    counts = np.bincount(labels, minlength=k)
-    pairs = confused_pairs(labels, suggested, flagged, k)
     worst = np.flatnonzero(flagged)
     worst = worst[np.argsort(quality[worst], kind="stable")][:MAX_LISTED]
+    figures, metrics, findings = summarize(
+        np.bincount(labels, minlength=k), np.bincount(labels[flagged], minlength=k),
+        confused_pairs(labels, suggested, flagged, k),
+        [(int(i), int(labels[i]), int(suggested[i]), float(quality[i])) for i in worst],
+        inputs.label_name, inputs.probe_info)
+    columns = {
+        "predicted_label": inputs.classes[predicted],
+        "label_quality": quality,
+        "is_label_issue": flagged,
+        "suggested_label": inputs.classes[suggested],
+    }
+    rows = RowVerdict(
+        flag=flagged,
+        score=np.nan_to_num(quality, nan=1.0),
+        weight=np.where(flagged, quality, 1.0),
+        exclude=flagged,
+        relabel=np.where(flagged, suggested, -1),
+        shown=("label", "suggested_label", "label_quality"),
+        cause=RowCause.LABEL_NOISE,
+    )
+    return CheckResult(name=NAME, rows=rows, columns=columns, figures=figures, metrics=metrics, findings=findings)
+
+
+def summarize(counts: np.ndarray, per_class: np.ndarray, pairs: list[tuple[int, int, int]],
+              worst: list[tuple[int, int, int, float]], label_name: Callable[[int], Any],
+              probe_info: dict[str, Any]) -> tuple[dict, dict, list[Finding]]:
+    """The check's figures, metrics and findings from sums over the rows: the class counts, the
+    flagged rows per class, the (given, suggested) pairs among them (:func:`confused_pairs`)
+    and the worst flagged rows, lowest ``label_quality`` first, as (index, given, suggested,
+    quality); a cluster's scan merges these over its partitions."""
+    n, k = int(counts.sum()), len(counts)
+    n_flagged = int(per_class.sum())
+    rate = n_flagged / n
     matrix = None
     if k <= MAX_CONFUSION_CLASSES:
         matrix = [[0] * k for _ in range(k)]
@@ -93,7 +123,7 @@ def run(inputs: CheckInputs, *, filter_by: str = DEFAULT_FILTER) -> CheckResult:
         "estimated_noise_rate": round(rate, 6),
         "per_class": [
             {
-                "label": inputs.label_name(c),
+                "label": label_name(c),
                 "count": int(counts[c]),
                 "n_issues": int(per_class[c]),
                 "noise_rate": round(float(per_class[c] / counts[c]), 6) if counts[c] else 0.0,
@@ -101,26 +131,22 @@ def run(inputs: CheckInputs, *, filter_by: str = DEFAULT_FILTER) -> CheckResult:
             for c in range(k)
         ],
         "confused_pairs": [
-            {"given": inputs.label_name(g), "suggested": inputs.label_name(s), "count": c}
+            {"given": label_name(g), "suggested": label_name(s), "count": c}
             for g, s, c in pairs[:MAX_PAIRS_LISTED]
         ],
-        "confusion": {"labels": [inputs.label_name(c) for c in range(k)], "given_vs_suggested": matrix},
-        "probe_accuracy": inputs.probe_info.get("out_of_sample_accuracy"),
+        "confusion": {"labels": [label_name(c) for c in range(k)], "given_vs_suggested": matrix},
+        "probe_accuracy": probe_info.get("out_of_sample_accuracy"),
         "worst": [
-            {
-                "index": int(i),
-                "given": inputs.label_name(labels[i]),
-                "suggested": inputs.label_name(suggested[i]),
-                "label_quality": round(float(quality[i]), 6),
-            }
-            for i in worst
+            {"index": i, "given": label_name(given), "suggested": label_name(suggest),
+             "label_quality": round(quality, 6)}
+            for i, given, suggest, quality in worst
         ],
     }
     findings = []
     if n_flagged:
-        top = ", ".join(f"{inputs.label_name(g)!r}->{inputs.label_name(s)!r} ({c})" for g, s, c in pairs[:3])
-        stronger = inputs.probe_info.get("stronger_probe_advice") if rate >= STRONGER_PROBE_FROM else None
-        broken = inputs.probe_info.get("broken_run")
+        top = ", ".join(f"{label_name(g)!r}->{label_name(s)!r} ({c})" for g, s, c in pairs[:3])
+        stronger = probe_info.get("stronger_probe_advice") if rate >= STRONGER_PROBE_FROM else None
+        broken = probe_info.get("broken_run")
         findings.append(
             Finding(
                 check=NAME,
@@ -141,20 +167,5 @@ def run(inputs: CheckInputs, *, filter_by: str = DEFAULT_FILTER) -> CheckResult:
                 ),
             )
         )
-    columns = {
-        "predicted_label": inputs.classes[predicted],
-        "label_quality": quality,
-        "is_label_issue": flagged,
-        "suggested_label": inputs.classes[suggested],
-    }
-    rows = RowVerdict(
-        flag=flagged,
-        score=np.nan_to_num(quality, nan=1.0),
-        weight=np.where(flagged, quality, 1.0),
-        exclude=flagged,
-        relabel=np.where(flagged, suggested, -1),
-        shown=("label", "suggested_label", "label_quality"),
-        cause=RowCause.LABEL_NOISE,
-    )
     metrics = {"label_issues": rate, "label_issues_count": float(n_flagged)}
-    return CheckResult(name=NAME, rows=rows, columns=columns, figures=figures, metrics=metrics, findings=findings)
+    return figures, metrics, findings

@@ -41,8 +41,8 @@ class Executor(Protocol):
         ...
 
 
-def fit_predict(estimator, X_train: np.ndarray, y_train: np.ndarray, X_test: np.ndarray, n_classes: int) -> np.ndarray:
-    """Out-of-fold probabilities of one estimator, one column per class code."""
+def fit_estimator(estimator, X_train: np.ndarray, y_train: np.ndarray):
+    """A fitted clone of ``estimator``."""
     from sklearn.base import clone
     from sklearn.exceptions import ConvergenceWarning
     from threadpoolctl import threadpool_limits
@@ -56,10 +56,21 @@ def fit_predict(estimator, X_train: np.ndarray, y_train: np.ndarray, X_test: np.
         warnings.simplefilter("ignore", category=UserWarning)
         warnings.simplefilter("ignore", category=FutureWarning)
         warnings.simplefilter("ignore", category=ConvergenceWarning)
-        fitted = clone(estimator).fit(X_train, y_train)
-        out = np.zeros((len(X_test), n_classes))
-        out[:, np.asarray(fitted.classes_, dtype=int)] = fitted.predict_proba(X_test)
+        return clone(estimator).fit(X_train, y_train)
+
+
+def predict_codes(fitted, X: np.ndarray, n_classes: int) -> np.ndarray:
+    """A fitted estimator's probabilities, one column per class code (0 for classes it never saw)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=UserWarning)
+        out = np.zeros((len(X), n_classes))
+        out[:, np.asarray(fitted.classes_, dtype=int)] = fitted.predict_proba(X)
     return out
+
+
+def fit_predict(estimator, X_train: np.ndarray, y_train: np.ndarray, X_test: np.ndarray, n_classes: int) -> np.ndarray:
+    """Out-of-fold probabilities of one estimator, one column per class code."""
+    return predict_codes(fit_estimator(estimator, X_train, y_train), X_test, n_classes)
 
 
 class LocalExecutor:
@@ -78,4 +89,4 @@ class LocalExecutor:
         return out
 
 
-__all__ = ["Executor", "FoldTask", "LocalExecutor", "fit_predict"]
+__all__ = ["Executor", "FoldTask", "LocalExecutor", "fit_estimator", "fit_predict", "predict_codes"]

@@ -1,9 +1,10 @@
 """The fold loop: execute a :class:`~dataaudit.probe.plan.ProbePlan`, pass by pass.
 
 Every probability a sample gets comes from a model that did not see that sample (stratified
-K-fold); confident learning and the loss check are only meaningful on such probabilities. A
-class with a single member cannot be cross-validated: that sample gets the class frequencies of
-the others (``info["uncrossvalidated"]``).
+K-fold, dealt by :func:`dataaudit.rowfolds.deal_folds`); confident learning and the loss check
+are only meaningful on such probabilities. A class with a single member cannot be
+cross-validated: that sample gets the class frequencies of the others
+(``info["uncrossvalidated"]``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..probabilities import ProbeResult, average, cross_entropy, row_normalised
+from ..rowfolds import deal_folds
 from .executor import Executor, FoldTask, LocalExecutor
 from .images import views
 from .models import split_view
@@ -82,13 +84,12 @@ def run_pass(features: np.ndarray, labels: np.ndarray, n_classes: int, plan: Pro
     if plan.n_folds == 0:
         probs[:] = prior
     else:
-        from sklearn.model_selection import StratifiedKFold
-
         idx = np.flatnonzero(cv_mask)
-        folds = StratifiedKFold(n_splits=plan.n_folds, shuffle=True, random_state=random_state)
+        # Dealt, not drawn: a Dask cluster holding the rows in partitions deals the same folds.
+        fold_of = deal_folds(labels[idx], plan.n_folds, random_state, n_classes=n_classes)
         tasks = []
-        for fold, (train, test) in enumerate(folds.split(np.zeros(len(idx)), labels[idx])):
-            train, test = idx[train], idx[test]
+        for fold in range(plan.n_folds):
+            train, test = idx[fold_of != fold], idx[fold_of == fold]
             if exclude is not None:
                 train = _without(train, exclude, labels)
             chosen = fold_estimators(estimators, members, np.bincount(labels[train], minlength=n_classes), n,

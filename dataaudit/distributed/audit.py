@@ -1,0 +1,139 @@
+"""The checks that run on a cluster, each from mergeable summaries of its rows: the same
+figures, metrics and findings as one process (each check's own ``summarize``), and per-row
+columns left on the workers as Dask arrays."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from ..blocks import quantiles
+from ..checks import class_balance, high_loss, label_issues
+from ..checks.base import MAX_LISTED, Finding
+from ..confident import find_issues_merged
+from .blocks import DaskBlocks
+
+#: The checks a cluster runs today, in registry order.
+ON_CLUSTER = ("class_balance", "label_issues", "high_loss")
+
+
+@dataclass
+class ClusterResult:
+    """A check's result on a cluster: as :class:`~dataaudit.checks.base.CheckResult`, with its
+    per-row columns and weight factor as Dask arrays."""
+
+    name: str
+    figures: dict[str, Any]
+    metrics: dict[str, float]
+    findings: list[Finding]
+    columns: dict[str, Any] = field(default_factory=dict)
+    weight: Any = None
+    exclude: Any = None
+
+
+def run_class_balance(labels, counts: np.ndarray, label_name: Callable, *, beta: float = 0.999) -> ClusterResult:
+    figures, metrics, findings, _ = class_balance.summarize(counts, label_name, beta=beta)
+    return ClusterResult(class_balance.NAME, figures, metrics, findings)
+
+
+def _label_columns(labels, probs, flagged):
+    quality = probs[np.arange(len(labels)), labels]
+    suggested = label_issues.suggested_labels(labels, probs, flagged)
+    return np.column_stack([probs.argmax(axis=1), quality, flagged, suggested]).astype(np.float64)
+
+
+def _pair_counts(labels, columns, k: int) -> np.ndarray:
+    flagged = columns[:, 2] > 0
+    suggested = columns[:, 3].astype(np.int64)
+    return np.bincount(labels[flagged] * k + suggested[flagged], minlength=k * k).astype(np.int64)
+
+
+def _lowest(labels, columns, start: int) -> np.ndarray:
+    """This block's flagged rows with the lowest label quality: (quality, index, given, suggested)."""
+    rows = np.flatnonzero(columns[:, 2] > 0)
+    order = np.lexsort((rows, columns[rows, 1]))[:MAX_LISTED]
+    rows = rows[order]
+    return np.column_stack([columns[rows, 1], rows + start, labels[rows], columns[rows, 3]])
+
+
+def _merge_lowest(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    both = np.vstack([a, b])
+    return both[np.lexsort((both[:, 1], both[:, 0]))][:MAX_LISTED]
+
+
+def run_label_issues(labels, probs, counts: np.ndarray, label_name: Callable, probe_info: dict) -> ClusterResult:
+    k = len(counts)
+    flagged = find_issues_merged(DaskBlocks(labels, probs), k)
+    columns = DaskBlocks(labels, probs, flagged).map_rows(_label_columns, dtype=np.float64, width=4).persist()
+    blocks = DaskBlocks(labels, columns)
+    per_class = blocks.reduce(lambda lab, col: np.bincount(lab[col[:, 2] > 0], minlength=k), np.add)
+    pair_matrix = blocks.reduce(_pair_counts, np.add, k)
+    nonzero = np.flatnonzero(pair_matrix)
+    order = np.lexsort((nonzero, -pair_matrix[nonzero]))
+    pairs = [(int(key // k), int(key % k), int(pair_matrix[key])) for key in nonzero[order]]
+    starts = blocks.starts
+    lowest = DaskBlocks(labels, columns, _starts_array(labels, starts)).reduce(
+        lambda lab, col, s: _lowest(lab, col, int(s[0]) if len(s) else 0), _merge_lowest)
+    worst = [(int(i), int(g), int(s), float(q)) for q, i, g, s in lowest]
+    figures, metrics, findings = label_issues.summarize(counts, per_class, pairs, worst, label_name, probe_info)
+    import dask
+
+    # Persisted: the samples, the weights and the split all read them.
+    predicted, quality, is_issue, suggested = dask.persist(
+        columns[:, 0].astype(np.int64), columns[:, 1], columns[:, 2] > 0, columns[:, 3].astype(np.int64))
+    cols = {"predicted_label": predicted, "label_quality": quality, "is_label_issue": is_issue,
+            "suggested_label": suggested}
+    weight = DaskBlocks(quality, is_issue).map_rows(lambda q, f: np.where(f, q, 1.0), dtype=np.float64).persist()
+    return ClusterResult(label_issues.NAME, figures, metrics, findings, cols, weight=weight, exclude=is_issue)
+
+
+def _starts_array(labels, starts: np.ndarray):
+    """A Dask array holding, in each block, the block's first row id (once per row)."""
+    return DaskBlocks(labels).map_rows(lambda lab, s: np.full(len(lab), s, dtype=np.int64), per_block=list(starts),
+                                       dtype=np.int64)
+
+
+def _moments(loss, mean: float) -> np.ndarray:
+    seen = loss[np.isfinite(loss)]
+    d = seen - mean
+    return np.array([len(seen), seen.sum(), (d**2).sum(), (d**3).sum()])
+
+
+def _highest(labels, loss, start) -> np.ndarray:
+    s = int(start[0]) if len(start) else 0
+    key = np.nan_to_num(loss, nan=-np.inf)
+    rows = np.argsort(-key, kind="stable")[:MAX_LISTED]
+    return np.column_stack([key[rows], rows + s, labels[rows]])
+
+
+def _merge_highest(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    both = np.vstack([a, b])
+    return both[np.lexsort((both[:, 1], -both[:, 0]))][:MAX_LISTED]
+
+
+def run_high_loss(labels, loss, n: int, label_name: Callable, *, whisker: float = 3.0, bins: int = 40) -> ClusterResult:
+    values = quantiles(DaskBlocks(loss), high_loss.QUANTILES)
+    q1, q3 = (values[list(high_loss.QUANTILES).index(q)] for q in (0.25, 0.75))
+    threshold = float(max(q3 + whisker * (q3 - q1), high_loss.LOSS_FLOOR))
+    blocks = DaskBlocks(loss)
+    n_seen, total = blocks.reduce(lambda x: np.array([np.isfinite(x).sum(), x[np.isfinite(x)].sum()]), np.add)
+    mean = total / n_seen
+    _, _, m2, m3 = blocks.reduce(_moments, np.add, mean)
+    sd = np.sqrt(m2 / n_seen)
+    skew = float((m3 / n_seen) / sd**3) if sd > 0 else 0.0
+    edges = np.histogram_bin_edges(np.array([values[0], values[-1]]), bins=bins)
+    hist = blocks.reduce(lambda x: np.histogram(x[np.isfinite(x)], bins=edges)[0], np.add)
+    flagged_count, flagged_loss = blocks.reduce(
+        lambda x: np.array([(np.nan_to_num(x, nan=-np.inf) > threshold).sum(),
+                            x[np.nan_to_num(x, nan=-np.inf) > threshold].sum()]), np.add)
+    highest = DaskBlocks(labels, loss, _starts_array(labels, blocks.starts)).reduce(_highest, _merge_highest)
+    worst = [(int(i), int(lab), float(v)) for v, i, lab in highest if np.isfinite(v)]
+    stats = high_loss.LossStats(n, int(n_seen), float(total), float(mean), skew, int(flagged_count), float(flagged_loss))
+    figures, metrics, findings = high_loss.summarize(threshold, whisker, stats, values, hist, edges, worst, label_name)
+    is_high = (loss > threshold).persist()
+    return ClusterResult(high_loss.NAME, figures, metrics, findings, {"loss": loss, "is_high_loss": is_high})
+
+
+__all__ = ["ClusterResult", "ON_CLUSTER", "run_class_balance", "run_high_loss", "run_label_issues"]

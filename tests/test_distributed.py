@@ -1,0 +1,228 @@
+"""The audit on a Dask cluster against the same audit in one process.
+
+The mergeable math (confident learning, quantiles, dealt folds) is checked over numpy blocks
+without Dask; the scan itself on a LocalCluster of 2 single-threaded workers, with the rows in
+several partitions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from dataaudit.blocks import LocalBlocks, quantiles
+from dataaudit.confident import find_issues, find_issues_merged
+from dataaudit.rowfolds import deal_folds
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _noisy_probs(rng, n, k):
+    labels = rng.integers(0, k, n)
+    logits = rng.normal(size=(n, k)) * rng.uniform(0.5, 3)
+    logits[np.arange(n), labels] += rng.uniform(0, 2)
+    p = np.exp(logits)
+    return labels, p / p.sum(axis=1, keepdims=True)
+
+
+def _split(rng, n, most=8):
+    cuts = np.sort(rng.choice(np.arange(1, n), size=int(rng.integers(0, most)), replace=False))
+    return np.split(np.arange(n), cuts)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_confident_learning_from_merged_summaries_equals_cleanlab(seed):
+    rng = np.random.default_rng(seed)
+    k = int(rng.integers(2, 7))
+    labels, probs = _noisy_probs(rng, int(rng.integers(200, 3000)), k)
+    if seed % 3 == 0:  # a class absent from the labels
+        labels[labels == k - 1] = 0
+    parts = _split(rng, len(labels))
+    merged = np.concatenate(find_issues_merged(LocalBlocks([(labels[i], probs[i]) for i in parts]), k))
+    expected = find_issues(labels, probs)
+    assert expected.sum() > 0
+    assert np.array_equal(merged, expected)
+
+
+def test_quantiles_over_blocks_are_numpys():
+    rng = np.random.default_rng(3)
+    values = np.round(rng.normal(size=2001), 2)  # ties
+    values[rng.random(2001) < 0.05] = np.nan
+    qs = [0, 0.25, 0.5, 0.75, 0.9, 0.99, 1]
+    blocks = LocalBlocks([(values[i],) for i in _split(rng, len(values))])
+    assert np.array_equal(quantiles(blocks, qs), np.nanquantile(values, qs))
+
+
+def test_dealt_folds_are_stratified_and_the_same_for_any_blocks():
+    rng = np.random.default_rng(0)
+    labels = rng.choice(3, size=1000, p=[0.7, 0.25, 0.05])
+    whole = deal_folds(labels, 5, 7)
+    for c in range(3):
+        per_fold = np.bincount(whole[labels == c], minlength=5)
+        assert per_fold.max() - per_fold.min() <= 1
+    before = np.zeros(3, np.int64)
+    pieces = []
+    for idx in _split(rng, len(labels)):
+        pieces.append(deal_folds(labels[idx], 5, 7, n_classes=3, before=before.copy()))
+        before += np.bincount(labels[idx], minlength=3)
+    assert np.array_equal(np.concatenate(pieces), whole)
+    assert not np.array_equal(deal_folds(labels, 5, 8), whole)  # the seed deals differently
+
+
+# ----------------------------------------------------------------------------- on a LocalCluster
+
+dask = pytest.importorskip("dask")
+distributed = pytest.importorskip("distributed")
+
+
+@pytest.fixture(scope="module")
+def client():
+    from distributed import Client, LocalCluster
+
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
+                           silence_logs=50)
+    c = Client(cluster)
+    yield c
+    c.close()
+    cluster.close()
+
+
+@pytest.fixture(scope="module")
+def planted():
+    from bench.common import flip_labels, make_tabular
+
+    X, y = make_tabular(20_000, 16, 3, seed=0)
+    noisy, flipped = flip_labels(y, 0.1, "symmetric", seed=0)
+    return X.astype(np.float32), noisy, flipped
+
+
+def test_cluster_scan_gives_one_process_verdicts(client, planted):
+    import dask.array as da
+    import dask.dataframe as dd
+
+    import dataaudit
+
+    X, y, flipped = planted
+    checks = "class_balance,label_issues,high_loss"
+    local = dataaudit.scan(X, y, model="hgb", checks=checks)
+    remote = dataaudit.scan(da.from_array(X, chunks=(4_000, 16)), da.from_array(y, chunks=3_000), model="hgb",
+                            checks=checks, client=client)
+    assert isinstance(remote.samples, dd.DataFrame)
+    assert remote.summary["cluster"]["partitions"] == 5
+    flags = remote.samples["is_label_issue"].compute().to_numpy()
+    assert np.array_equal(flags, local.samples["is_label_issue"].to_numpy())
+    assert flags[flipped].mean() > 0.8  # the planted flips are found
+    for key in ("class_balance", "label_issues", "high_loss", "metrics"):
+        assert json.dumps(remote.summary[key], sort_keys=True) == json.dumps(local.summary[key], sort_keys=True), key
+    assert remote.summary["probe"]["passes"] == local.summary["probe"]["passes"] == 2
+    weights = remote.sample_weight()
+    assert isinstance(weights, da.Array)
+    assert np.allclose(weights.compute(), local.sample_weight())
+    columns = remote.samples.compute()
+    for name in ("label", "predicted_label", "suggested_label", "label_quality", "loss", "is_high_loss"):
+        assert np.array_equal(columns[name].to_numpy(), local.samples[name].to_numpy()), name
+
+
+def test_cluster_report_files(client, planted, tmp_path):
+    import pandas as pd
+
+    import dataaudit
+
+    X, y, _ = planted
+    report = dataaudit.scan(X[:6000], y[:6000], model="logistic", checks="label_issues", client=client)
+    written = report.save(tmp_path)
+    names = sorted(os.path.basename(p) for p in written)
+    assert names == ["report.json", "sample_weight.npy", "samples.parquet", "split.npz", "timings.json"]
+    table = pd.read_parquet(tmp_path / "samples.parquet")
+    assert table.index.tolist() == list(range(6000))
+    assert np.array_equal(table["is_label_issue"].to_numpy(), report.samples["is_label_issue"].compute().to_numpy())
+    assert np.allclose(np.load(tmp_path / "sample_weight.npy"), report.sample_weight().compute())
+    split = np.load(tmp_path / "split.npz")
+    together = np.sort(np.concatenate([split["train"], split["val"], split["excluded"]]))
+    assert np.array_equal(together, np.arange(6000))
+    assert np.array_equal(np.sort(split["excluded"]), np.flatnonzero(table["is_label_issue"].to_numpy()))
+    assert 0.18 < len(split["val"]) / (len(split["train"]) + len(split["val"])) < 0.22
+    assert not [f for f in os.listdir(tmp_path) if f.startswith(".dataaudit")]  # no temporary left
+
+
+def test_cluster_scan_leaves_out_what_it_cannot_run_and_refuses_it_when_asked(client, planted):
+    import dataaudit
+    from dataaudit.errors import UsageError
+
+    X, y, _ = planted
+    report = dataaudit.scan(X[:3000], y[:3000], model="logistic", client=client)
+    assert report.summary["checks_run"] == ["class_balance", "label_issues", "high_loss"]
+    assert any("not run on a cluster yet" in f["message"] for f in report.findings)
+    with pytest.raises(UsageError, match="does not run on a cluster yet"):
+        dataaudit.scan(X[:3000], y[:3000], checks="duplicates", client=client)
+
+
+def _cli(*args, timeout=240):
+    return subprocess.run([sys.executable, "-m", "dataaudit", "scan", *args, "-q"], capture_output=True, text=True,
+                          cwd=ROOT, timeout=timeout)
+
+
+def test_cli_on_shards_with_mismatched_rows_and_a_dead_scheduler(tmp_path, planted):
+    X, y, _ = planted
+    (tmp_path / "X").mkdir()
+    (tmp_path / "y").mkdir()
+    for i, s in enumerate(range(0, 3000, 1000)):
+        np.save(tmp_path / "X" / f"part{i}.npy", X[s : s + 1000])
+        np.save(tmp_path / "y" / f"part{i}.npy", y[s : s + 1000 - (i == 1)])  # shard 2 lacks a label
+    done = _cli(str(tmp_path / "X"), str(tmp_path / "y"), "--scheduler", "local:1", "--out", str(tmp_path / "out"))
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1 and "shard 2: 1000 rows of X, 999 labels" in done.stderr
+    assert not os.path.exists(tmp_path / "out" / "report.json")
+    done = _cli(str(tmp_path / "X"), str(tmp_path / "X"), "--scheduler", "tcp://127.0.0.1:9")
+    assert done.returncode == 2 and "cannot reach the Dask scheduler" in done.stderr and "Traceback" not in done.stderr
+
+
+class DiesOnFit:
+    """A classifier whose fit ends its worker process (a worker killed mid-run)."""
+
+    def __init__(self, marker=None):
+        self.marker = marker
+
+    def get_params(self, deep=True):
+        return {"marker": self.marker}
+
+    def set_params(self, **params):
+        self.__dict__.update(params)
+        return self
+
+    def fit(self, X, y):
+        if self.marker is None or not os.path.exists(self.marker):
+            if self.marker is not None:
+                open(self.marker, "w").close()  # only the first fit dies: Dask's retry recovers
+            os._exit(1)
+        from sklearn.linear_model import LogisticRegression
+
+        self.model_ = LogisticRegression(max_iter=200).fit(X, y)
+        self.classes_ = self.model_.classes_
+        return self
+
+    def predict_proba(self, X):
+        return self.model_.predict_proba(X)
+
+
+def test_a_worker_killed_mid_run_fails_with_one_line_or_recovers(planted, tmp_path):
+    import cloudpickle
+    from distributed import Client, LocalCluster
+
+    import dataaudit
+    from dataaudit.errors import ClusterError
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    X, y, _ = planted
+    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0", silence_logs=50) as cluster, \
+            Client(cluster) as c:
+        recovered = dataaudit.scan(X[:2000], y[:2000], model=DiesOnFit(str(tmp_path / "died")), checks="label_issues",
+                                   client=c)
+        assert recovered.summary["label_issues"]["n_label_issues"] > 0
+        with pytest.raises(ClusterError, match="the Dask cluster failed during the scan"):
+            dataaudit.scan(X[:2000], y[:2000], model=DiesOnFit(), checks="label_issues", client=c)
