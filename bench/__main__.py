@@ -22,7 +22,7 @@ import traceback
 from .common import DOCS, SECTIONS
 
 #: Suites in the order they appear in docs/benchmarks.md.
-SUITES = ["detection", "outliers", "scale", "downstream", "symptoms", "dynamics", "images"]
+SUITES = ["detection", "outliers", "scale", "growth", "cluster", "downstream", "symptoms", "dynamics", "images"]
 #: Hand-written sections (docs/bench/NAME.md) that follow the suites: why the code's rules are
 #: what they are, with the figures that chose them. No suite rewrites them.
 NOTES = ["probe_plan", "neighbor_graph"]

@@ -9,7 +9,8 @@ from . import gate, io
 from .errors import InputError, UsageError, param
 from .probe import AUTO, is_keras_file
 from .report import Report
-from .scan import available_needs, scan, select_checks
+from .scan import scan
+from .selection import available_needs, select_checks
 
 
 def scan_files(

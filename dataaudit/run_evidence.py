@@ -89,7 +89,7 @@ def neighbour_votes(embedding: np.ndarray, labels: np.ndarray, n_classes: int, k
     nearest neighbours in the network's own representation, the row itself left out.
 
     Cosine neighbours (L2-normalised rows, inner products in the shared search,
-    :func:`dataaudit.neighbors.build_search`: exact, or from ``IVF_MIN_REFERENCE`` reference rows
+    :func:`dataaudit.search.build_search`: exact, or from ``IVF_MIN_REFERENCE`` reference rows
     an inverted file probing a twentieth of its cells) among at most ``REFERENCE_ROWS`` rows; the
     j-th of k neighbours votes with weight ``1 - j/k`` (by rank, not distance, which lets one near
     neighbour dominate in large data). Returns (m, n_classes).
@@ -102,7 +102,7 @@ def neighbour_votes(embedding: np.ndarray, labels: np.ndarray, n_classes: int, k
     >>> bool(votes[4, 0] > 0.9), bool(votes[5, 1] > 0.9)
     (True, True)
     """
-    from .neighbors import build_search, drop_self
+    from .search import build_search, drop_self
 
     Z = np.asarray(embedding, np.float32)
     Z = np.ascontiguousarray(Z / np.maximum(np.linalg.norm(Z, axis=1, keepdims=True), 1e-6))

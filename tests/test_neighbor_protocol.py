@@ -80,14 +80,14 @@ def test_checks_find_the_planted_rows_with_another_provider(inputs, check):
 
 
 def test_the_vote_and_the_graph_share_one_search(monkeypatch):
-    """The record's neighbour vote searches through neighbors.build_search, as the graph does,
+    """The record's neighbour vote searches through search.build_search, as the graph does,
     and finds rows whose label disagrees with their neighbours'."""
-    from dataaudit import neighbors
+    from dataaudit import search
     from dataaudit.run_evidence import neighbour_votes
 
     calls = []
-    real = neighbors.build_search
-    monkeypatch.setattr(neighbors, "build_search", lambda *a, **kw: calls.append(kw) or real(*a, **kw))
+    real = search.build_search
+    monkeypatch.setattr(search, "build_search", lambda *a, **kw: calls.append(kw) or real(*a, **kw))
     rng = np.random.default_rng(1)
     Z = rng.normal(size=(400, 8)).astype(np.float32)
     y = (Z[:, 0] > 0).astype(int)

@@ -18,6 +18,7 @@ from ..checks import REGISTRY
 from ..checks.base import SEVERITY_ORDER, Finding
 from ..errors import InputError, UsageError, param
 from ..report import SCHEMA_VERSION
+from ..selection import select_checks, validate_options
 from ..timings import Stopwatch
 from ..utils import json_value, resolve_seed
 from . import require
@@ -55,8 +56,6 @@ def _check_labels(y) -> None:
 
 def _selected(checks: str | Iterable[str] | None) -> tuple[list[str], list[str]]:
     """The checks to run on the cluster and those of the default set left out."""
-    from ..scan import select_checks
-
     names = select_checks(checks, available=set())
     if checks is not None:
         other = [c for c in names if c not in ON_CLUSTER]
@@ -73,12 +72,10 @@ def scan_on_cluster(X: Any, y: Any, *, client: Any, model: Any = "auto", pred_pr
                     progress: Callable[[str], None] | None = None) -> ClusterReport:
     """:func:`dataaudit.scan` on the cluster of ``client`` (see :mod:`dataaudit.distributed`)."""
     require()
-    from ..scan import _validate_options
-
     watch = Stopwatch()
     with watch.stage("validate"):
         seed = resolve_seed(random_state)
-        check_opts, probe_options = _validate_options(options)
+        check_opts, probe_options = validate_options(options)
         features = as_rows(X, "X")
         n = int(features.shape[0])
         if n < 2:
