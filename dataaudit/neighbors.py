@@ -176,38 +176,46 @@ def standardize_params(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     [0.5, 15.94]
     """
     n, d = features.shape
-    usual = _usual_values(features)
-    total, sq = np.zeros(d), np.zeros(d)
-    n_usual, departures = np.zeros(d), np.zeros(d)
+    step = max(1, -(-n // SPARSE_ROWS))
+    usual = usual_values(features[::step])
+    sums = np.zeros((4, d))
     rows = chunk_rows(d)
     for s in range(0, n, rows):
-        block = features[s : s + rows].astype(np.float64)
-        total += block.sum(axis=0)
-        sq += (block**2).sum(axis=0)
-        dev = np.abs(block - usual)
-        n_usual += (dev == 0).sum(axis=0)
-        departures += dev.sum(axis=0)
+        sums += standardize_sums(features[s : s + rows], usual)
+    return standardize_from_sums(sums, n)
+
+
+def standardize_sums(block: np.ndarray, usual: np.ndarray) -> np.ndarray:
+    """A block's sums for :func:`standardize_params` (mergeable by +): per feature, the values,
+    their squares, the rows at the usual value and the departures from it."""
+    block = np.asarray(block, dtype=np.float64)
+    dev = np.abs(block - usual)
+    return np.stack([block.sum(axis=0), (block**2).sum(axis=0), (dev == 0).sum(axis=0), dev.sum(axis=0)])
+
+
+def standardize_from_sums(sums: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and scale (float32) from the summed :func:`standardize_sums` of ``n`` rows."""
+    total, sq, n_usual, departures = sums
     mean = total / n
     std = np.sqrt(np.maximum(sq / n - mean**2, 0))
     share = n_usual / n
     sparse = (share > 0.5) & (share < 1)
-    departure = np.zeros(d)
+    departure = np.zeros(len(total))
     departure[sparse] = (2 * share[sparse] - 1) * departures[sparse] / (n - n_usual[sparse])
     scale = np.maximum(std, departure)
     scale[scale < 1e-12] = 1.0
     return mean.astype(np.float32), scale.astype(np.float32)
 
 
-def _usual_values(features: np.ndarray) -> np.ndarray:
-    """Per feature, the median of at most ``SPARSE_ROWS`` evenly spaced rows, in column blocks."""
-    n, d = features.shape
-    step = max(1, -(-n // SPARSE_ROWS))
-    m = len(range(0, n, step))
+def usual_values(sample: np.ndarray) -> np.ndarray:
+    """Per feature, the median of ``sample`` (at most ``SPARSE_ROWS`` evenly spaced rows), in
+    column blocks."""
+    m, d = sample.shape
     out = np.empty(d)
-    cols = max(1, CHUNK_VALUES // m)
+    cols = max(1, CHUNK_VALUES // max(m, 1))
     for c in range(0, d, cols):
-        sample = np.array(features[::step, c : c + cols], dtype=np.float64)
-        out[c : c + cols] = np.partition(sample, m // 2, axis=0)[m // 2]
+        part = np.array(sample[:, c : c + cols], dtype=np.float64)
+        out[c : c + cols] = np.partition(part, m // 2, axis=0)[m // 2]
     return out
 
 

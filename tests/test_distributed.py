@@ -156,10 +156,36 @@ def test_cluster_scan_leaves_out_what_it_cannot_run_and_refuses_it_when_asked(cl
 
     X, y, _ = planted
     report = dataaudit.scan(X[:3000], y[:3000], model="logistic", client=client)
-    assert report.summary["checks_run"] == ["class_balance", "label_issues", "high_loss"]
-    assert any("not run on a cluster yet" in f["message"] for f in report.findings)
+    assert report.summary["checks_run"] == ["class_balance", "label_issues", "high_loss", "duplicates"]
+    assert any("not run on a cluster yet: outliers" in f["message"] for f in report.findings)
     with pytest.raises(UsageError, match="does not run on a cluster yet"):
-        dataaudit.scan(X[:3000], y[:3000], checks="duplicates", client=client)
+        dataaudit.scan(X[:3000], y[:3000], checks="outliers", client=client)
+
+
+def test_cluster_finds_the_planted_duplicates_and_their_conflicts(client, tmp_path):
+    import dask.array as da
+
+    import dataaudit
+    from bench.growth import write_planted
+
+    x_path, y_path, planted_path = write_planted(str(tmp_path), 24_000)
+    X, y, planted = np.load(x_path), np.load(y_path), np.load(planted_path)
+    X[5], y[5] = X[7], 1 - y[7]  # an exact twin with the other label
+    local = dataaudit.scan(X, y, checks="duplicates")
+    remote = dataaudit.scan(da.from_array(X, chunks=(5_000, 64)), da.from_array(y, chunks=5_000), checks="duplicates",
+                            client=client)
+    group = remote.samples["duplicate_group"].compute().to_numpy()
+    conflicting = remote.samples["is_conflicting_duplicate"].compute().to_numpy()
+    copies = np.r_[planted["sources"], planted["copies"]]
+    assert (group[copies] >= 0).all() and conflicting[planted["conflicting"]].all()
+    assert group[5] == group[7] >= 0 and conflicting[[5, 7]].all()
+    assert remote.samples["is_exact_duplicate"].compute().to_numpy()[[5, 7]].all()
+    # Near copies are a hair apart: the cell join groups the rows one process's graph groups.
+    assert np.array_equal(group, local.samples["duplicate_group"].to_numpy())
+    assert np.allclose(remote.sample_weight().compute(), local.sample_weight())
+    for key in ("n_groups", "n_conflicting_groups", "n_exact_duplicates", "accuracy_ceiling", "conflicting_groups"):
+        assert remote.summary["duplicates"][key] == local.summary["duplicates"][key], key
+    assert remote.summary["neighbors"]["method"] == "cell join"
 
 
 def _cli(*args, timeout=240):

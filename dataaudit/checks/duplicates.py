@@ -6,6 +6,9 @@ training accuracy any model can reach: that ceiling is reported.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any, Callable
+
 import numpy as np
 
 from ..groups import group_label_stats
@@ -89,34 +92,33 @@ def merge_groups(exact: np.ndarray, pairs_i: np.ndarray, pairs_j: np.ndarray) ->
     return renumber_by_first_appearance(group)
 
 
-def _listed_groups(inputs: CheckInputs, group, exact, stats, conflicting_groups) -> list[dict]:
-    """The largest conflicting groups (at most MAX_LISTED): members, label counts, majority label."""
-    members = {}
+def _listed_groups(rows, group, exact, labels, stats, conflicting_groups, label_name) -> list[dict]:
+    """The largest conflicting groups (at most MAX_LISTED): members, label counts, majority label.
+    ``rows``: the grouped rows' indices, ``group``, ``exact`` and ``labels`` their values."""
+    members: dict[int, list[int]] = {}
     if len(conflicting_groups):
         listed = conflicting_groups[np.argsort(-stats["size"][conflicting_groups], kind="stable")][:MAX_LISTED]
-        idx = np.flatnonzero(np.isin(group, listed))
-        for i in idx:
+        for i in np.flatnonzero(np.isin(group, listed)):
             members.setdefault(int(group[i]), []).append(int(i))
     else:
         listed = np.zeros(0, dtype=np.int64)
     groups_listed = []
     for gid in listed.tolist():
-        rows = members[gid]
+        at = members[gid]
         label_counts: dict[str, int] = {}
-        for i in rows:
-            key = str(inputs.label_name(inputs.labels[i]))
+        for i in at:
+            key = str(label_name(labels[i]))
             label_counts[key] = label_counts.get(key, 0) + 1
         groups_listed.append(
             {
                 "group": gid,
                 "size": int(stats["size"][gid]),
-                "indices": rows[:MAX_MEMBERS_LISTED],
+                "indices": [int(rows[i]) for i in at[:MAX_MEMBERS_LISTED]],
                 "label_counts": label_counts,
-                "majority_label": inputs.label_name(stats["majority_label"][gid]),
-                "exact": bool((exact[rows] >= 0).all() and len(set(exact[rows].tolist())) == 1),
+                "majority_label": label_name(stats["majority_label"][gid]),
+                "exact": bool((exact[at] >= 0).all() and len(set(exact[at].tolist())) == 1),
             }
         )
-
     return groups_listed
 
 
@@ -195,36 +197,79 @@ def run(
     identical = (exact[pi] >= 0) & (exact[pi] == exact[pj])
     pi, pj = pi[~identical], pj[~identical]
     group = merge_groups(exact, pi, pj)
-    is_exact = exact >= 0
-    # Near, not exact: in a group, without an identical twin.
-    is_near = (group >= 0) & ~is_exact
-    stats = group_label_stats(group, inputs.labels, inputs.n_classes)
-    conflicting_groups = np.flatnonzero(stats["n_labels"] > 1)
+    grouped = np.flatnonzero(group >= 0)
+    g = summarize_groups(n, grouped, group[grouped], exact[grouped], inputs.labels[grouped], inputs.n_classes, inputs.label_name,
+                         tau=tau, rule="given" if threshold is not None else None, factor=factor,
+                         minority_factor=minority_factor)
     is_dup = group >= 0
-    is_conflicting = np.zeros(n, dtype=bool)
-    if len(conflicting_groups):
-        is_conflicting[is_dup] = np.isin(group[is_dup], conflicting_groups)
+    columns = {
+        "duplicate_group": group,
+        "is_exact_duplicate": exact >= 0,
+        "is_near_duplicate": is_dup & (exact < 0),
+        "is_conflicting_duplicate": _spread(n, grouped, g.conflicting, False),
+    }
+    rows = RowVerdict(
+        flag=is_dup,
+        score=_spread(n, grouped, g.score, 1.0),
+        weight=_spread(n, grouped, g.weight, 1.0),
+        exclude=_spread(n, grouped, g.exclude, False),
+        group=group,
+        shown=("label", "duplicate_group", "is_exact_duplicate", "is_conflicting_duplicate"),
+        cause=RowCause.CONFLICTING_DUPLICATES,
+        cause_rows=columns["is_conflicting_duplicate"],
+    )
+    figures, metrics, findings = g.figures, g.metrics, g.findings
+    return CheckResult(name=NAME, rows=rows, columns=columns, figures=figures, metrics=metrics, findings=findings)
+
+
+def _spread(n: int, rows: np.ndarray, values: np.ndarray, fill) -> np.ndarray:
+    out = np.full(n, fill, dtype=np.asarray(values).dtype if len(values) else type(fill))
+    out[rows] = values
+    return out
+
+
+@dataclass
+class GroupVerdicts:
+    """What the check says of the grouped rows (in the order given) and of the dataset."""
+
+    conflicting: np.ndarray
+    score: np.ndarray
+    weight: np.ndarray
+    exclude: np.ndarray
+    figures: dict
+    metrics: dict
+    findings: list
+
+
+def summarize_groups(n: int, rows: np.ndarray, group: np.ndarray, exact: np.ndarray, labels: np.ndarray,
+                     n_classes: int, label_name: Callable[[int], Any], *, tau: float, rule: str | None = None,
+                     factor: float = 0.1, minority_factor: float = 0.1) -> GroupVerdicts:
+    """The verdicts from the grouped rows alone (``rows``, in increasing order, with their group
+    ids numbered by first appearance, exact-group ids and labels): what a cluster's scan gathers
+    (duplicates are few) and one process computes the same way."""
+    is_exact = exact >= 0
+    is_near = ~is_exact
+    stats = group_label_stats(group, labels, n_classes)
+    conflicting_groups = np.flatnonzero(stats["n_labels"] > 1)
+    is_conflicting = np.isin(group, conflicting_groups) if len(conflicting_groups) else np.zeros(len(group), bool)
     n_groups = len(stats["size"])
     # Samples beyond the first of each group: what dropping duplicates would remove.
-    redundant = int(is_dup.sum() - n_groups)
+    redundant = int(len(rows) - n_groups)
     lost = int((stats["size"] - stats["majority_count"]).sum())
     ceiling = 1.0 - lost / n
-
-    groups_listed = _listed_groups(inputs, group, exact, stats, conflicting_groups)
-
     figures = {
         "n_groups": n_groups,
-        "n_samples_in_groups": int(is_dup.sum()),
+        "n_samples_in_groups": int(len(rows)),
         "n_redundant": redundant,
         "duplicate_fraction": round(redundant / n, 6),
         "n_exact_duplicates": int(is_exact.sum()),
         "n_near_duplicates": int(is_near.sum()),
         "near_duplicate_threshold": round(tau, 6),
-        "threshold_rule": f"distance <= {factor:g} x median nearest non-identical neighbour distance" if threshold is None else "given",
+        "threshold_rule": rule or f"distance <= {factor:g} x median nearest non-identical neighbour distance",
         "n_conflicting_groups": int(len(conflicting_groups)),
         "n_conflicting_samples": int(is_conflicting.sum()),
         "accuracy_ceiling": round(ceiling, 6),
-        "conflicting_groups": groups_listed,
+        "conflicting_groups": _listed_groups(rows, group, exact, labels, stats, conflicting_groups, label_name),
     }
     metrics = {
         "duplicates": redundant / n,
@@ -235,20 +280,6 @@ def run(
         "accuracy_ceiling": ceiling,
     }
     findings = _findings(len(conflicting_groups), int(is_conflicting.sum()), ceiling, redundant, n)
-    columns = {
-        "duplicate_group": group,
-        "is_exact_duplicate": is_exact,
-        "is_near_duplicate": is_near,
-        "is_conflicting_duplicate": is_conflicting,
-    }
-    rows = RowVerdict(
-        flag=is_dup,
-        score=stats["same_label"] / stats["row_size"],
-        weight=duplicate_weight(group, stats, minority_factor),
-        exclude=is_conflicting & ~stats["is_majority"],
-        group=group,
-        shown=("label", "duplicate_group", "is_exact_duplicate", "is_conflicting_duplicate"),
-        cause=RowCause.CONFLICTING_DUPLICATES,
-        cause_rows=is_conflicting,
-    )
-    return CheckResult(name=NAME, rows=rows, columns=columns, figures=figures, metrics=metrics, findings=findings)
+    return GroupVerdicts(is_conflicting, stats["same_label"] / stats["row_size"],
+                         duplicate_weight(group, stats, minority_factor), is_conflicting & ~stats["is_majority"],
+                         figures, metrics, findings)

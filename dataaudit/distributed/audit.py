@@ -10,13 +10,13 @@ from typing import Any, Callable
 import numpy as np
 
 from ..blocks import quantiles
-from ..checks import class_balance, high_loss, label_issues
+from ..checks import class_balance, duplicates, high_loss, label_issues
 from ..checks.base import MAX_LISTED, Finding
 from ..confident import find_issues_merged
 from .blocks import DaskBlocks
 
 #: The checks a cluster runs today, in registry order.
-ON_CLUSTER = ("class_balance", "label_issues", "high_loss")
+ON_CLUSTER = ("class_balance", "label_issues", "high_loss", "duplicates")
 
 
 @dataclass
@@ -136,4 +136,70 @@ def run_high_loss(labels, loss, n: int, label_name: Callable, *, whisker: float 
     return ClusterResult(high_loss.NAME, figures, metrics, findings, {"loss": loss, "is_high_loss": is_high})
 
 
-__all__ = ["ClusterResult", "ON_CLUSTER", "run_class_balance", "run_high_loss", "run_label_issues"]
+#: Neighbours per row in the cell join (as the one-process graph).
+NEIGHBOURS = 10
+
+
+def _grouped_labels(labels, start, rows: np.ndarray) -> np.ndarray:
+    s = int(start[0]) if len(start) else 0
+    mine = rows[(rows >= s) & (rows < s + len(labels))]
+    return labels[mine - s]
+
+
+def _spread_block(labels, start, rows, values, fill, dtype):
+    s = int(start[0]) if len(start) else 0
+    out = np.full(len(labels), fill, dtype=dtype)
+    lo, hi = np.searchsorted(rows, [s, s + len(labels)])
+    out[rows[lo:hi] - s] = values[lo:hi]
+    return out
+
+
+def run_duplicates(features, labels, n: int, n_classes: int, label_name: Callable, *, random_state: int,
+                   threshold: float | None = None, factor: float = 0.1, minority_factor: float = 0.1
+                   ) -> tuple[ClusterResult, dict]:
+    """The duplicates check from the cell join (:mod:`dataaudit.distributed.cells`): the grouped
+    rows (few) are gathered and judged by the check's own :func:`~dataaudit.checks.duplicates.summarize_groups`."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    from ..rowhash import renumber_by_first_appearance
+    from .cells import edges, first_same, join_cells, nearest_column
+
+    joined, _, _, n_cells = join_cells(features, n, k=NEIGHBOURS, random_state=random_state)
+    if threshold is None:
+        median = quantiles(DaskBlocks(nearest_column(joined)), [0.5])[0]
+        tau = float(factor * median) if np.isfinite(median) else 0.0
+    else:
+        tau = float(threshold)
+    pairs = edges(joined, tau, NEIGHBOURS)
+    rows = np.unique(pairs)
+    if len(rows):
+        local = np.searchsorted(rows, pairs)
+        graph = coo_matrix((np.ones(len(local), np.int8), (local[:, 0], local[:, 1])), shape=(len(rows), len(rows)))
+        _, component = connected_components(graph, directed=False)
+        group = renumber_by_first_appearance(component)
+        exact = first_same(joined, rows)
+    else:
+        group = exact = np.zeros(0, np.int64)
+    starts_array = _starts_array(labels, DaskBlocks(labels).starts)
+    grouped_labels = DaskBlocks(labels, starts_array).map(_grouped_labels, rows)
+    grouped_labels = np.concatenate(grouped_labels) if grouped_labels else np.zeros(0, np.int64)
+    g = duplicates.summarize_groups(n, rows, group, exact, grouped_labels, n_classes, label_name, tau=tau,
+                                    rule="given" if threshold is not None else None, factor=factor,
+                                    minority_factor=minority_factor)
+    blocks = DaskBlocks(labels, starts_array)
+
+    def column(values, fill, dtype):
+        return blocks.map_rows(_spread_block, rows, np.asarray(values), fill, dtype, dtype=dtype).persist()
+
+    is_exact = exact >= 0
+    cols = {"duplicate_group": column(group, -1, np.int64), "is_exact_duplicate": column(is_exact, False, bool),
+            "is_near_duplicate": column(~is_exact, False, bool),
+            "is_conflicting_duplicate": column(g.conflicting, False, bool)}
+    result = ClusterResult(duplicates.NAME, g.figures, g.metrics, g.findings, cols,
+                           weight=column(g.weight, 1.0, np.float64), exclude=column(g.exclude, False, bool))
+    info = {"k": NEIGHBOURS, "method": "cell join", "metric": "euclidean (standardised features)", "cells": n_cells}
+    return result, info
+
+
+__all__ = ["ClusterResult", "ON_CLUSTER", "run_class_balance", "run_duplicates", "run_high_loss", "run_label_issues"]

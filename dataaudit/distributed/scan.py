@@ -23,7 +23,7 @@ from ..timings import Stopwatch
 from ..utils import json_value, resolve_seed
 from . import require
 from .arrays import aligned, as_rows
-from .audit import ON_CLUSTER, run_class_balance, run_high_loss, run_label_issues
+from .audit import ON_CLUSTER, run_class_balance, run_duplicates, run_high_loss, run_label_issues
 from .blocks import DaskBlocks
 from .probe import out_of_fold
 from .report import ClusterReport
@@ -114,6 +114,7 @@ def scan_on_cluster(X: Any, y: Any, *, client: Any, model: Any = "auto", pred_pr
         skipped.append(Finding("input", "info", 0, f"not run on a cluster yet: {', '.join(left_out)}",
                                "Run those checks on one machine (without a client), on the data or a sample of it."))
     probe_summary = None
+    neighbours_info = None
     probs = loss = None
     needs_probe = any(c in ("label_issues", "high_loss") for c in selected)
     if needs_probe and k < 2:
@@ -144,15 +145,19 @@ def scan_on_cluster(X: Any, y: Any, *, client: Any, model: Any = "auto", pred_pr
                 results.append(run_label_issues(labels, probs, counts, label_name, probe_summary, **opts))
             elif name == "high_loss":
                 results.append(run_high_loss(labels, loss, n, label_name, **opts))
+            elif name == "duplicates":
+                result, neighbours_info = run_duplicates(features, labels, n, k, label_name, random_state=seed, **opts)
+                results.append(result)
     with watch.stage("report"):
         report = _assemble(labels, classes, counts, results, skipped, probe_summary, seed, n, sample_shape, client,
+                           neighbours_info,
                            held=[a for a in (features, probs, loss) if a is not None])
     report.timings = watch.to_dict()
     return report
 
 
 def _assemble(labels, classes, counts, results, skipped, probe_summary, seed, n, sample_shape, client,
-              held=()) -> ClusterReport:
+              neighbours_info=None, held=()) -> ClusterReport:
     import dask.dataframe as dd
     import pandas as pd
     from dask import delayed
@@ -180,6 +185,8 @@ def _assemble(labels, classes, counts, results, skipped, probe_summary, seed, n,
     }
     if probe_summary is not None:
         summary["probe"] = probe_summary
+    if neighbours_info is not None:
+        summary["neighbors"] = neighbours_info
     for r in results:
         summary[r.name] = r.figures
     summary["metrics"] = {key: round(float(v), 6) for r in results for key, v in r.metrics.items()}
