@@ -3,11 +3,13 @@
 Data: ``bench.growth.write_planted`` (20 Gaussian clusters in 64 dimensions, 5% of the labels
 flipped, near copies half of them with the other label, far rows), a float32 ``.npy`` file. One
 process: ``dataaudit.scan(np.load(X, mmap_mode="r"), y)`` with the checks a cluster runs
-(class balance, label issues, high loss) and the default probe. Cluster: the same call with
+(class balance, label issues, high loss, duplicates) and the default probe. Cluster: the same call with
 ``client=`` a LocalCluster of 1 and of 2 single-threaded worker processes, the rows read by the
 workers from the file (``dataaudit.distributed.arrays.load_rows``). Compared: the label-issue
 flags (identical, Jaccard), label F1 on the planted flips, every figure of ``report.json`` that
-both hold, and the wall time (the cluster's includes starting its workers).
+both hold (the neighbour graph's aside: one process searches an inverted file, the cluster joins
+within cells), the planted near copies found and their conflicts, and the wall time (the
+cluster's includes starting its workers).
 """
 
 from __future__ import annotations
@@ -24,11 +26,12 @@ from .common import md_table, prf
 from .growth import write_planted
 
 TITLE = "On a Dask cluster: the same verdicts as one process"
-CHECKS = "class_balance,label_issues,high_loss"
+CHECKS = "class_balance,label_issues,high_loss,duplicates"
 
 
 def _figures(summary: dict) -> dict:
-    return {k: summary[k] for k in ("dataset", "probe", "class_balance", "label_issues", "high_loss", "metrics")}
+    return {k: summary[k] for k in ("dataset", "probe", "class_balance", "label_issues", "high_loss", "duplicates",
+                                    "metrics")}
 
 
 def _differences(a: dict, b: dict, path: str = "") -> list[str]:
@@ -48,7 +51,8 @@ def local_scan(x_path: str, y_path: str) -> tuple[dict, np.ndarray, float]:
 
     t0 = time.perf_counter()
     report = dataaudit.scan(np.load(x_path, mmap_mode="r"), np.load(y_path), checks=CHECKS)
-    return report.summary, report.samples["is_label_issue"].to_numpy(), time.perf_counter() - t0
+    columns = report.samples[["is_label_issue", "duplicate_group", "is_conflicting_duplicate"]]
+    return report.summary, columns, time.perf_counter() - t0
 
 
 def cluster_scan(x_path: str, y_path: str, workers: int) -> tuple[dict, np.ndarray, float]:
@@ -63,30 +67,39 @@ def cluster_scan(x_path: str, y_path: str, workers: int) -> tuple[dict, np.ndarr
         X, _ = load_rows(x_path, "X")
         y, _ = load_rows(y_path, "y")
         report = dataaudit.scan(X, y, checks=CHECKS, client=client)
-        flags = report.samples["is_label_issue"].compute().to_numpy()
+        columns = report.samples[["is_label_issue", "duplicate_group", "is_conflicting_duplicate"]].compute()
         seconds = time.perf_counter() - t0
-    return report.summary, flags, seconds
+    return report.summary, columns, seconds
 
 
 def run(quick: bool = False, n: int | None = None) -> str:
     n = n or (20_000 if quick else 200_000)
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
         x_path, y_path, planted = write_planted(tmp, n)
+        planted = np.load(planted)
         truth = np.zeros(n, bool)
-        truth[np.load(planted)["flipped"]] = True
+        truth[planted["flipped"]] = True
+        copies = np.r_[planted["sources"], planted["copies"]]
+        conflicting = planted["conflicting"]
         runs = {"one process": local_scan(x_path, y_path)}
         print(f"   cluster bench {n:,}: one process {runs['one process'][2]:.0f} s", file=sys.stderr, flush=True)
         for workers in (1, 2):
             runs[f"LocalCluster, {workers} worker{'s' * (workers > 1)}"] = cluster_scan(x_path, y_path, workers)
             print(f"   cluster bench {n:,}: {workers} workers {runs[list(runs)[-1]][2]:.0f} s", file=sys.stderr, flush=True)
-    base_summary, base_flags, base_seconds = runs["one process"]
+    base_summary, base_columns, base_seconds = runs["one process"]
+    base_flags = base_columns["is_label_issue"].to_numpy()
     rows = []
-    for name, (summary, flags, seconds) in runs.items():
+    for name, (summary, columns, seconds) in runs.items():
+        flags = columns["is_label_issue"].to_numpy()
+        group = columns["duplicate_group"].to_numpy()
         jaccard = (flags & base_flags).sum() / max((flags | base_flags).sum(), 1)
         differ = _differences(_figures(base_summary), _figures(summary))
         rows.append([name, seconds, seconds / base_seconds, int(flags.sum()), bool(np.array_equal(flags, base_flags)),
                      float(jaccard), prf(flags, truth)[2], summary["probe"]["passes"],
+                     float((group[copies] >= 0).mean()), float(columns["is_conflicting_duplicate"].to_numpy()[conflicting].mean()),
+                     bool(np.array_equal(group, base_columns["duplicate_group"].to_numpy())),
                      "none" if not differ else f"{len(differ)}: " + ", ".join(differ[:4])])
     table = md_table(["run", "wall s", "time / one process", "flagged", "flags identical", "Jaccard", "label F1",
-                      "probe passes", "report.json figures that differ"], rows)
+                      "probe passes", "near copies found", "their conflicts found", "duplicate groups identical",
+                      "report.json figures that differ"], rows)
     return f"## {TITLE}\n\n{__doc__.strip()}\n\n{n:,} rows x 64 features.\n\n{table}\n"
