@@ -126,7 +126,6 @@ def run(quick: bool = False, sizes: tuple[int, ...] | None = None) -> str:
     stages = [s for s in results[-1]["timings"]["stages"]]
     rows = []
     for r in results:
-        by_stage = {s["stage"]: s for s in r["timings"]["stages"]}
         rows.append([f"{r['n']:,} x 64", r["seconds"], r["timings"]["peak_rss_mb"], r["label_f1"], r["copies_found"],
                      r["conflicts_found"], r["far_flagged"], r["recall"], r["distance_ratio"]])
     table = md_table(["rows", "wall s (command)", "peak MB", "label F1", "near copies found", "their conflicts found",

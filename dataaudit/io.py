@@ -9,11 +9,12 @@ dataaudit's own output files in an existing directory.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
 import tempfile
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -282,21 +283,29 @@ def check_output_dir(directory: str | os.PathLike, inputs: Iterable[str] = (), *
 # ----------------------------------------------------------------------------- atomic writing
 
 
-def atomic_write(path: str, write: Callable[[io.IOBase], None], *, binary: bool) -> None:
-    """Write ``path`` through ``write(fh)`` so that readers never see a half-written file."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".dataaudit-", suffix=".tmp", dir=directory)
+@contextlib.contextmanager
+def atomic_path(path: str, suffix: str = ".tmp") -> Iterator[str]:
+    """A temporary file beside ``path`` to write; renamed to ``path`` when the block ends
+    without an error, removed otherwise: readers never see a half-written file."""
+    fd, tmp = tempfile.mkstemp(prefix=".dataaudit-", suffix=suffix, dir=os.path.dirname(os.path.abspath(path)))
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8", "newline": ""})) as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
+        yield tmp
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def atomic_write(path: str, write: Callable[[io.IOBase], None], *, binary: bool) -> None:
+    """Write ``path`` through ``write(fh)`` so that readers never see a half-written file."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8", "newline": ""})) as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
 
 
 def write_text(path: str, text: str) -> None:

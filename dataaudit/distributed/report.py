@@ -128,20 +128,12 @@ class ClusterReport(Report):
     def _write_npy(self, path: str, values) -> None:
         import dask
 
-        fd, tmp = tempfile.mkstemp(prefix=".dataaudit-", suffix=".npy", dir=os.path.dirname(os.path.abspath(path)))
-        os.close(fd)
-        try:
+        from dask import delayed
+
+        with io.atomic_path(path, suffix=".npy") as tmp:
             np.lib.format.open_memmap(tmp, mode="w+", dtype=values.dtype, shape=values.shape).flush()
             starts = np.concatenate([[0], np.cumsum(values.chunks[0])[:-1]])
-            from dask import delayed
-
             dask.compute(*[delayed(_write_block)(tmp, int(s), b) for s, b in zip(starts, values.to_delayed().ravel())])
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
 
     def _write_split(self, path: str) -> None:
         """``split.npz`` (``train``, ``val``, ``excluded``), streamed one block at a time."""
