@@ -165,7 +165,8 @@ def run_duplicates(features, labels, n: int, n_classes: int, label_name: Callabl
     from ..rowhash import renumber_by_first_appearance
     from .cells import edges, first_same, join_cells, nearest_column
 
-    joined, _, _, n_cells = join_cells(features, n, k=NEIGHBOURS, random_state=random_state)
+    joined, _, _, n_cells = join_cells(features, n, k=NEIGHBOURS, random_state=random_state, factor=factor,
+                                       threshold=threshold)
     if threshold is None:
         median = quantiles(DaskBlocks(nearest_column(joined)), [0.5])[0]
         tau = float(factor * median) if np.isfinite(median) else 0.0
