@@ -22,7 +22,7 @@ def require() -> None:
 
     missing = [name for name in ("dask", "distributed", "pyarrow") if find_spec(name) is None]
     if missing:
-        raise UsageError(f"{param('client')} needs {', '.join(missing)}, which is not installed: {INSTALL}")
+        raise UsageError(f"{param('client')} needs Dask ({' and '.join(missing)} not installed): {INSTALL}")
 
 
 def _is_cluster_failure(exc: BaseException) -> bool:
