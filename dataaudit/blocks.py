@@ -17,9 +17,12 @@ import numpy as np
 
 
 class Blocks(Protocol):
-    def map(self, fn: Callable, *args: Any) -> list: ...
+    """``per_block``: one more argument for each block, after ``args`` (e.g. the block's first row id)."""
 
-    def reduce(self, fn: Callable, combine: Callable[[Any, Any], Any], *args: Any) -> Any: ...
+    def map(self, fn: Callable, *args: Any, per_block: Sequence | None = None) -> list: ...
+
+    def reduce(self, fn: Callable, combine: Callable[[Any, Any], Any], *args: Any,
+               per_block: Sequence | None = None) -> Any: ...
 
     def map_rows(self, fn: Callable, *args: Any, per_block: Sequence | None = None, dtype: Any = bool,
                  width: int | None = None) -> Any: ...
@@ -54,17 +57,18 @@ class LocalBlocks:
     def __init__(self, blocks: Sequence[tuple]):
         self.blocks = [tuple(b) for b in blocks]
 
-    def map(self, fn: Callable, *args: Any) -> list:
-        return [fn(*block, *args) for block in self.blocks]
+    def map(self, fn: Callable, *args: Any, per_block: Sequence | None = None) -> list:
+        if per_block is None:
+            return [fn(*block, *args) for block in self.blocks]
+        return [fn(*block, *args, extra) for block, extra in zip(self.blocks, per_block)]
 
-    def reduce(self, fn: Callable, combine: Callable[[Any, Any], Any], *args: Any) -> Any:
-        return tree_reduce(self.map(fn, *args), combine)
+    def reduce(self, fn: Callable, combine: Callable[[Any, Any], Any], *args: Any,
+               per_block: Sequence | None = None) -> Any:
+        return tree_reduce(self.map(fn, *args, per_block=per_block), combine)
 
     def map_rows(self, fn: Callable, *args: Any, per_block: Sequence | None = None, dtype: Any = bool,
                  width: int | None = None) -> list:
-        if per_block is None:
-            return self.map(fn, *args)
-        return [fn(*block, *args, extra) for block, extra in zip(self.blocks, per_block)]
+        return self.map(fn, *args, per_block=per_block)
 
     def rows_blocks(self, rows: list) -> "LocalBlocks":
         """Blocks over a :meth:`map_rows` result."""
@@ -133,11 +137,10 @@ def quantiles(blocks: Blocks, qs) -> np.ndarray:
                 hi[i] = m
             else:
                 lo[i] = m
-    value = {int(r): float(np.array([h], dtype=np.int64).view(np.float64)[0]) if h >= 0 else
-             float(np.array([h ^ 0x7FFFFFFFFFFFFFFF], dtype=np.int64).view(np.float64)[0])
-             for r, h in zip(ranks, hi)}
-    low_v = np.array([value[int(r)] for r in below])
-    high_v = np.array([value[int(r)] for r in upper])
+    # order_keys is its own inverse: it flips the non-sign bits of negative floats only.
+    value = dict(zip(ranks.tolist(), order_keys(np.array(hi, dtype=np.int64).view(np.float64)).view(np.float64)))
+    low_v = np.array([value[r] for r in below.tolist()])
+    high_v = np.array([value[r] for r in upper.tolist()])
     return _lerp(low_v, high_v, position - below)
 
 

@@ -121,15 +121,26 @@ def sample_weight(
     if drop_flagged:
         w = np.where(excluded_rows(verdicts, n), 0.0, w)
     if balance_classes:
-        totals = np.bincount(labels, weights=w, minlength=n_classes)
-        scale = np.zeros(n_classes)
-        present = totals > 0
-        scale[present] = totals[present].sum() / (present.sum() * totals[present])
-        w = w * scale[labels]
+        w = w * balance_scale(np.bincount(labels, weights=w, minlength=n_classes))[labels]
     kept = w > 0
     if not kept.any():
         return np.ones(n)
     return w * (kept.sum() / w[kept].sum())
+
+
+def balance_scale(totals: np.ndarray) -> np.ndarray:
+    """Per class, the factor that gives every class present the same total weight (``totals``:
+    each class's summed weight; a class without weight gets 0).
+
+    Examples
+    --------
+    >>> balance_scale(np.array([3.0, 1.0, 0.0])).tolist()
+    [0.6666666666666666, 2.0, 0.0]
+    """
+    scale = np.zeros(len(totals))
+    present = totals > 0
+    scale[present] = totals[present].sum() / (present.sum() * totals[present])
+    return scale
 
 
 def clean_split(

@@ -73,9 +73,7 @@ def run_label_issues(labels, probs, counts: np.ndarray, label_name: Callable, pr
     nonzero = np.flatnonzero(pair_matrix)
     order = np.lexsort((nonzero, -pair_matrix[nonzero]))
     pairs = [(int(key // k), int(key % k), int(pair_matrix[key])) for key in nonzero[order]]
-    starts = blocks.starts
-    lowest = DaskBlocks(labels, columns, _starts_array(labels, starts)).reduce(
-        lambda lab, col, s: _lowest(lab, col, int(s[0]) if len(s) else 0), _merge_lowest)
+    lowest = blocks.reduce(_lowest, _merge_lowest, per_block=list(blocks.starts))
     worst = [(int(i), int(g), int(s), float(q)) for q, i, g, s in lowest]
     figures, metrics, findings = label_issues.summarize(counts, per_class, pairs, worst, label_name, probe_info)
     import dask
@@ -89,20 +87,14 @@ def run_label_issues(labels, probs, counts: np.ndarray, label_name: Callable, pr
     return ClusterResult(label_issues.NAME, figures, metrics, findings, cols, weight=weight, exclude=is_issue)
 
 
-def _starts_array(labels, starts: np.ndarray):
-    """A Dask array holding, in each block, the block's first row id (once per row)."""
-    return DaskBlocks(labels).map_rows(lambda lab, s: np.full(len(lab), s, dtype=np.int64), per_block=list(starts),
-                                       dtype=np.int64)
-
-
 def _moments(loss, mean: float) -> np.ndarray:
     seen = loss[np.isfinite(loss)]
     d = seen - mean
     return np.array([len(seen), seen.sum(), (d**2).sum(), (d**3).sum()])
 
 
-def _highest(labels, loss, start) -> np.ndarray:
-    s = int(start[0]) if len(start) else 0
+def _highest(labels, loss, start: int) -> np.ndarray:
+    s = int(start)
     key = np.nan_to_num(loss, nan=-np.inf)
     rows = np.argsort(-key, kind="stable")[:MAX_LISTED]
     return np.column_stack([key[rows], rows + s, labels[rows]])
@@ -128,7 +120,7 @@ def run_high_loss(labels, loss, n: int, label_name: Callable, *, whisker: float 
     flagged_count, flagged_loss = blocks.reduce(
         lambda x: np.array([(np.nan_to_num(x, nan=-np.inf) > threshold).sum(),
                             x[np.nan_to_num(x, nan=-np.inf) > threshold].sum()]), np.add)
-    highest = DaskBlocks(labels, loss, _starts_array(labels, blocks.starts)).reduce(_highest, _merge_highest)
+    highest = DaskBlocks(labels, loss).reduce(_highest, _merge_highest, per_block=list(blocks.starts))
     worst = [(int(i), int(lab), float(v)) for v, i, lab in highest if np.isfinite(v)]
     stats = high_loss.LossStats(n, int(n_seen), float(total), float(mean), skew, int(flagged_count), float(flagged_loss))
     figures, metrics, findings = high_loss.summarize(threshold, whisker, stats, values, hist, edges, worst, label_name)
@@ -140,14 +132,14 @@ def run_high_loss(labels, loss, n: int, label_name: Callable, *, whisker: float 
 NEIGHBOURS = 10
 
 
-def _grouped_labels(labels, start, rows: np.ndarray) -> np.ndarray:
-    s = int(start[0]) if len(start) else 0
+def _grouped_labels(labels, rows: np.ndarray, start: int) -> np.ndarray:
+    s = int(start)
     mine = rows[(rows >= s) & (rows < s + len(labels))]
     return labels[mine - s]
 
 
-def _spread_block(labels, start, rows, values, fill, dtype):
-    s = int(start[0]) if len(start) else 0
+def _spread_block(labels, rows, values, fill, dtype, start: int):
+    s = int(start)
     out = np.full(len(labels), fill, dtype=dtype)
     lo, hi = np.searchsorted(rows, [s, s + len(labels)])
     out[rows[lo:hi] - s] = values[lo:hi]
@@ -182,16 +174,17 @@ def run_duplicates(features, labels, n: int, n_classes: int, label_name: Callabl
         exact = first_same(joined, rows)
     else:
         group = exact = np.zeros(0, np.int64)
-    starts_array = _starts_array(labels, DaskBlocks(labels).starts)
-    grouped_labels = DaskBlocks(labels, starts_array).map(_grouped_labels, rows)
+    blocks = DaskBlocks(labels)
+    starts = list(blocks.starts)
+    grouped_labels = blocks.map(_grouped_labels, rows, per_block=starts)
     grouped_labels = np.concatenate(grouped_labels) if grouped_labels else np.zeros(0, np.int64)
     g = duplicates.summarize_groups(n, rows, group, exact, grouped_labels, n_classes, label_name, tau=tau,
                                     rule="given" if threshold is not None else None, factor=factor,
                                     minority_factor=minority_factor)
-    blocks = DaskBlocks(labels, starts_array)
 
     def column(values, fill, dtype):
-        return blocks.map_rows(_spread_block, rows, np.asarray(values), fill, dtype, dtype=dtype).persist()
+        return blocks.map_rows(_spread_block, rows, np.asarray(values), fill, dtype, per_block=starts,
+                               dtype=dtype).persist()
 
     is_exact = exact >= 0
     cols = {"duplicate_group": column(group, -1, np.int64), "is_exact_duplicate": column(is_exact, False, bool),

@@ -32,28 +32,30 @@ class DaskBlocks:
     def starts(self) -> np.ndarray:
         return np.concatenate([[0], np.cumsum(self.rows)[:-1]]).astype(np.int64)
 
-    def map(self, fn: Callable, *args: Any) -> list:
+    def _calls(self, fn: Callable, args: tuple, per_block: Sequence | None) -> list:
+        from dask import delayed
+
+        extra = [() if per_block is None else (per_block[i],) for i in range(len(self.parts))]
+        return [delayed(fn)(*part, *args, *ex) for part, ex in zip(self.parts, extra)]
+
+    def map(self, fn: Callable, *args: Any, per_block: Sequence | None = None) -> list:
         import dask
+
+        return list(dask.compute(*self._calls(fn, args, per_block)))
+
+    def reduce(self, fn: Callable, combine: Callable[[Any, Any], Any], *args: Any,
+               per_block: Sequence | None = None) -> Any:
         from dask import delayed
 
-        return list(dask.compute(*[delayed(fn)(*part, *args) for part in self.parts]))
-
-    def reduce(self, fn: Callable, combine: Callable[[Any, Any], Any], *args: Any) -> Any:
-        from dask import delayed
-
-        items = [delayed(fn)(*part, *args) for part in self.parts]
-        return tree_reduce(items, delayed(combine)).compute()
+        return tree_reduce(self._calls(fn, args, per_block), delayed(combine)).compute()
 
     def map_rows(self, fn: Callable, *args: Any, per_block: Sequence | None = None, dtype: Any = bool,
                  width: int | None = None) -> Any:
         """One Dask array: ``fn``'s rows per block (``width`` columns, or 1-D)."""
         import dask.array as da
-        from dask import delayed
 
-        extra = [() if per_block is None else (per_block[i],) for i in range(len(self.parts))]
-        pieces = [da.from_delayed(delayed(fn)(*part, *args, *ex), shape=(rows,) if width is None else (rows, width),
-                                  dtype=dtype)
-                  for part, rows, ex in zip(self.parts, self.rows, extra)]
+        pieces = [da.from_delayed(call, shape=(rows,) if width is None else (rows, width), dtype=dtype)
+                  for call, rows in zip(self._calls(fn, args, per_block), self.rows)]
         return da.concatenate(pieces, axis=0)
 
     def rows_blocks(self, rows: Any) -> "DaskBlocks":

@@ -134,10 +134,11 @@ def run_pass(X, labels, folds, plan: ProbePlan, *, n_classes: int, counts: np.nd
         train_counts = by_fold[0].sum(axis=0) - by_fold[0][fold]
         kept_counts = by_fold[1].sum(axis=0) - by_fold[1][fold]
         lost = np.flatnonzero((train_counts > 0) & (kept_counts == 0)) if exclude is not None else np.array([], int)
-        rows = int(np.where(np.isin(np.arange(k), lost), train_counts, kept_counts).sum())
+        # What _without keeps in one process: a class that would lose every training row keeps them.
+        fit_counts = np.where(np.isin(np.arange(k), lost), train_counts, kept_counts)
+        rows = int(fit_counts.sum())
         cap = min(TRAIN_ROWS, TRAIN_BYTES // max(4 * width, 1))
         share = 1.0 if rows <= cap else cap / rows
-        fit_counts = np.where(np.isin(np.arange(k), lost), train_counts, kept_counts)
         chosen = fold_estimators(estimators, members, fit_counts, n, random_state)
         fold_models = []
         for e in chosen:

@@ -10,7 +10,7 @@ import zipfile
 
 import numpy as np
 
-from .. import io
+from .. import io, remedies
 from ..errors import OutputError, UsageError, param
 from ..report import Report
 from ..rowfolds import deal_folds
@@ -34,6 +34,7 @@ class ClusterReport(Report):
         super().__init__(samples, summary, labels=labels, classes=classes, random_state=random_state)
         self._weights = weights  # each check's weight factor (Dask arrays)
         self._excluded = excluded  # rows a cleaned dataset leaves out (a Dask bool array, or None)
+        self._default_weight = None
         self._client = client
         # The persisted arrays the columns are computed from: while the report holds them, their
         # blocks stay on the workers (a graph made from them does not keep them alive).
@@ -43,7 +44,10 @@ class ClusterReport(Report):
         raise UsageError("a cluster's report lists its worst rows in report.summary (each check's 'worst')")
 
     def sample_weight(self, *, balance_classes: bool = False, drop_flagged: bool = False):
-        """As :meth:`dataaudit.Report.sample_weight` (the same formula), a Dask array."""
+        """As :meth:`dataaudit.Report.sample_weight` (the same formula), a Dask array; the default
+        weights are computed once (the samples table, ``save`` and the caller share them)."""
+        if not balance_classes and not drop_flagged and self._default_weight is not None:
+            return self._default_weight
         labels = self._labels
         w = labels.map_blocks(lambda lab: np.ones(len(lab)), dtype=np.float64)
         for factor in self._weights:
@@ -53,14 +57,13 @@ class ClusterReport(Report):
         k = len(self._classes)
         if balance_classes:
             totals = DaskBlocks(labels, w).reduce(lambda lab, x: np.bincount(lab, weights=x, minlength=k), np.add)
-            scale = np.zeros(k)
-            present = totals > 0
-            scale[present] = totals[present].sum() / (present.sum() * totals[present])
+            scale = remedies.balance_scale(totals)
             w = DaskBlocks(labels, w).map_rows(lambda lab, x: x * scale[lab], dtype=np.float64)
         kept, total = DaskBlocks(w).reduce(lambda x: np.array([(x > 0).sum(), x[x > 0].sum()]), np.add)
-        if kept == 0:
-            return w * 0 + 1.0
-        return w * (kept / total)
+        w = (w * 0 + 1.0) if kept == 0 else w * (kept / total)
+        if not balance_classes and not drop_flagged:
+            self._default_weight = w = w.persist()
+        return w
 
     def _split_folds(self, test_size: float, random_state: int):
         """Per row: 0 train, 1 validation, 2 excluded — stratified over the rows kept, dealt as
@@ -137,7 +140,8 @@ class ClusterReport(Report):
 
     def _write_split(self, path: str) -> None:
         """``split.npz`` (``train``, ``val``, ``excluded``), streamed one block at a time."""
-        sides = self._split_folds(0.2, self._random_state)
+        # Persisted: each block is read once per array of the file (train, val, excluded).
+        sides = self._split_folds(0.2, self._random_state).persist()
         starts = np.concatenate([[0], np.cumsum(sides.chunks[0])[:-1]])
         blocks = sides.to_delayed().ravel()
         counts = np.array(DaskBlocks(sides).map(lambda s: np.bincount(s, minlength=3)))
