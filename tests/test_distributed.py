@@ -150,16 +150,41 @@ def test_cluster_report_files(client, planted, tmp_path):
     assert not [f for f in os.listdir(tmp_path) if f.startswith(".dataaudit")]  # no temporary left
 
 
-def test_cluster_scan_leaves_out_what_it_cannot_run_and_refuses_it_when_asked(client, planted):
+def test_cluster_scan_runs_every_default_check_and_refuses_what_it_cannot(client, planted):
     import dataaudit
     from dataaudit.errors import UsageError
 
     X, y, _ = planted
     report = dataaudit.scan(X[:3000], y[:3000], model="logistic", client=client)
-    assert report.summary["checks_run"] == ["class_balance", "label_issues", "high_loss", "duplicates"]
-    assert any("not run on a cluster yet: outliers" in f["message"] for f in report.findings)
-    with pytest.raises(UsageError, match="does not run on a cluster yet"):
-        dataaudit.scan(X[:3000], y[:3000], checks="outliers", client=client)
+    assert report.summary["checks_run"] == ["class_balance", "label_issues", "high_loss", "duplicates", "outliers"]
+    assert not any("not run on a cluster" in f["message"] for f in report.findings)
+    with pytest.raises(UsageError, match="X_test.*does not work with"):
+        dataaudit.scan(X[:3000], y[:3000], X_test=X[3000:3100], y_test=y[3000:3100], client=client)
+
+
+def test_cluster_outliers_are_one_process_outliers(client, tmp_path):
+    import dask.array as da
+
+    import dataaudit
+    from bench.growth import write_planted
+
+    x_path, y_path, planted_path = write_planted(str(tmp_path), 24_000)
+    X, y, planted = np.load(x_path), np.load(y_path), np.load(planted_path)
+    X[100, 3] = 400.0  # one absurd value
+    X[[200, 300]] = 0.0  # all-zero rows
+    X[400] *= 25  # another unit
+    odd = np.r_[planted["far"], [100, 200, 300, 400]]
+    local = dataaudit.scan(X, y, checks="outliers")
+    remote = dataaudit.scan(da.from_array(X, chunks=(5_000, 64)), da.from_array(y, chunks=5_000), checks="outliers",
+                            client=client)
+    flags = remote.samples["is_outlier"].compute().to_numpy()
+    assert flags[odd].all()  # every planted kind found
+    assert np.array_equal(flags, local.samples["is_outlier"].to_numpy())
+    a, b = local.summary["outliers"], remote.summary["outliers"]
+    for key in ("n_outliers", "by_view", "by_reason", "tail_threshold", "rest_threshold", "copula_features"):
+        assert a[key] == b[key], key
+    assert [r["reason"] for r in a["worst"]] == [r["reason"] for r in b["worst"]]
+    assert np.allclose(remote.sample_weight().compute(), local.sample_weight())
 
 
 def test_cluster_finds_the_planted_duplicates_and_their_conflicts(client, tmp_path):

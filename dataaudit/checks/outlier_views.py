@@ -29,6 +29,7 @@ Beyond the graph, the cost is one chunked O(n d) pass plus O(d^2) work on a samp
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import ndtr, ndtri
@@ -95,10 +96,35 @@ def knn_outlier_scores(indices: np.ndarray, distances: np.ndarray) -> np.ndarray
     >>> knn_outlier_scores(idx, dist).round(1).tolist()
     [1.0, 1.0, 1.0, 10.0]
     """
+    reach, ref = reach_and_reference(indices, distances)
+    return local_ratio(reach, ref, float(np.median(reach)))
+
+
+def reach_and_reference(indices: np.ndarray, distances: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's mean neighbour distance (its reach) and the median reach of its neighbours
+    (``indices`` are positions among the same rows)."""
     reach = distances.mean(axis=1).astype(np.float64)
-    ref = np.median(reach[indices], axis=1)
-    floor = max(float(np.median(reach)) * 1e-3, 1e-12)  # duplicates: distance 0
+    return reach, np.median(reach[indices], axis=1)
+
+
+def local_ratio(reach: np.ndarray, ref: np.ndarray, median_reach: float) -> np.ndarray:
+    """``reach / ref``, the reference at least a thousandth of the median reach (duplicates sit at 0)."""
+    floor = max(median_reach * 1e-3, 1e-12)
     return reach / np.maximum(ref, floor)
+
+
+def inverse_dimensions(distances: np.ndarray) -> np.ndarray:
+    """Each row's inverse intrinsic dimension (Levina and Bickel) from its sorted neighbour
+    distances; NaN where it says nothing (a zero distance, fewer than 3 neighbours)."""
+    d = np.asarray(distances, dtype=np.float64)
+    out = np.full(len(d), np.nan)
+    if d.shape[1] < 3:
+        return out
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inverse = np.log(d[:, -1:] / d[:, :-1]).sum(axis=1) / (d.shape[1] - 2)
+    valid = (d[:, 0] > 0) & np.isfinite(inverse) & (inverse > 0)
+    out[valid] = inverse[valid]
+    return out
 
 
 def intrinsic_dimension(distances: np.ndarray) -> float:
@@ -116,13 +142,8 @@ def intrinsic_dimension(distances: np.ndarray) -> float:
     >>> round(intrinsic_dimension(build_neighbor_graph(plane.astype(np.float32)).distances), 1)
     1.8
     """
-    d = np.asarray(distances, dtype=np.float64)
-    if d.shape[1] < 3:
-        return DIM_REFERENCE
-    d = d[d[:, 0] > 0]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        inverse = np.log(d[:, -1:] / d[:, :-1]).sum(axis=1) / (d.shape[1] - 2)
-    inverse = inverse[np.isfinite(inverse) & (inverse > 0)]
+    inverse = inverse_dimensions(distances)
+    inverse = inverse[np.isfinite(inverse)]
     return float(1.0 / inverse.mean()) if len(inverse) else DIM_REFERENCE
 
 
@@ -295,6 +316,25 @@ def robust_z_of_cube(d2: np.ndarray) -> np.ndarray:
     return (c - med) / spread if spread > 0 else np.zeros_like(c)
 
 
+def constant_mask(block: np.ndarray) -> np.ndarray:
+    """Rows of ``block`` whose every feature holds one value (none below ``CONSTANT_MIN_FEATURES``)."""
+    if block.shape[1] < CONSTANT_MIN_FEATURES:
+        return np.zeros(len(block), bool)
+    return block.max(axis=1) == block.min(axis=1)
+
+
+def constant_values(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The constant rows' most frequent values, the ones judged (``CONSTANT_VALUES``)."""
+    return values[np.argsort(-counts, kind="stable")[:CONSTANT_VALUES]]
+
+
+def rare_by_chance(n: int, held: np.ndarray) -> bool:
+    """Whether fewer than one row would hold a value in every feature by chance, given how many
+    rows hold it in each feature (``held``)."""
+    with np.errstate(divide="ignore"):
+        return bool(np.log(n) + np.log(held / n).sum() < 0)
+
+
 def constant_rows(X: np.ndarray) -> np.ndarray:
     """Rows whose every feature holds one value v, where chance cannot explain them: fewer than
     one such row expected if the features were independent (``n * prod_j P(x_j = v) < 1``).
@@ -311,42 +351,127 @@ def constant_rows(X: np.ndarray) -> np.ndarray:
     """
     n, d = X.shape
     const = np.zeros(n, bool)
-    if d < CONSTANT_MIN_FEATURES:
-        return const
     step = chunk_rows(d)
     for s in range(0, n, step):
-        block = X[s : s + step]
-        const[s : s + step] = block.max(axis=1) == block.min(axis=1)
-    if not const.any() or const.mean() > CONSTANT_MAX_SHARE:
-        return np.zeros(n, bool)
+        const[s : s + step] = constant_mask(X[s : s + step])
     flag = np.zeros(n, bool)
-    values, counts = np.unique(X[const, 0], return_counts=True)
-    for v in values[np.argsort(-counts, kind="stable")[:CONSTANT_VALUES]]:
+    if not const.any() or const.mean() > CONSTANT_MAX_SHARE:
+        return flag
+    for v in constant_values(*np.unique(X[const, 0], return_counts=True)):
         held = np.zeros(d)
         for s in range(0, n, step):
             held += (X[s : s + step] == v).sum(axis=0)
-        if np.log(n) + np.log(held / n).sum() < 0:
+        if rare_by_chance(n, held):
             flag |= const & (X[:, 0] == v)
     return flag
 
 
+def feature_shares(Z: np.ndarray, Zn: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For rows ``Z`` (m, d) and their neighbours ``Zn`` (m, k, d), standardised: the largest
+    feature's share of the mean squared distance, and that feature."""
+    c = ((np.asarray(Zn, np.float64) - np.asarray(Z, np.float64)[:, None, :]) ** 2).mean(axis=1)
+    return c.max(axis=1) / np.maximum(c.sum(axis=1), 1e-300), c.argmax(axis=1)
+
+
 def single_feature_share(graph, X: np.ndarray, rows: np.ndarray):
-    """For each of ``rows``: the largest feature's share of its mean squared standardised
-    distance to its neighbours, and that feature."""
+    """For each of ``rows``: :func:`feature_shares` against its neighbours in ``graph``."""
     share, feature = np.zeros(len(rows)), np.zeros(len(rows), int)
     step = max(1, chunk_rows(X.shape[1]) // graph.k)
     for s in range(0, len(rows), step):
         r = rows[s : s + step]
-        Z = graph.standardize(X[r]).astype(np.float64)
-        Zn = graph.standardize(X[graph.indices[r].ravel()]).astype(np.float64).reshape(len(r), graph.k, -1)
-        c = ((Zn - Z[:, None, :]) ** 2).mean(axis=1)
-        share[s : s + step] = c.max(axis=1) / np.maximum(c.sum(axis=1), 1e-300)
-        feature[s : s + step] = c.argmax(axis=1)
+        Zn = graph.standardize(X[graph.indices[r].ravel()]).reshape(len(r), graph.k, -1)
+        share[s : s + step], feature[s : s + step] = feature_shares(graph.standardize(X[r]), Zn)
     return share, feature
+
+
+def knn_power(dim: float) -> float:
+    """The power the kNN floors are raised to at intrinsic dimension ``dim``."""
+    return max(1.0, DIM_REFERENCE / max(dim, 0.5))  # (a dimension under 1/2 is noise in the estimate)
+
+
+def robust_scales(everyone: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Each feature's robust scale: its IQR as a standard deviation, at most its ``scale``."""
+    q1, q3 = np.quantile(everyone, [0.25, 0.75], axis=0)
+    iqr = (q3 - q1) / NORMAL_IQR
+    scale = np.asarray(scale, np.float64)
+    return np.where(iqr > 0, np.minimum(iqr, scale), scale)
+
+
+@dataclass
+class RowModel:
+    """What the one pass over the rows needs (:func:`row_statistics`): each feature's tail
+    spreads and the copula's knots and whitening, fitted on samples of rows."""
+
+    median: np.ndarray
+    down: np.ndarray
+    up: np.ndarray
+    heavy: np.ndarray
+    knots: list
+    cols: np.ndarray
+    m: int
+    mu: np.ndarray | None = None
+    W: np.ndarray | None = None
+
+    @property
+    def copula(self) -> bool:
+        return self.W is not None
+
+
+def fit_row_model(everyone: np.ndarray, tails_sample: np.ndarray, ordinary: np.ndarray, n: int,
+                  robust: np.ndarray) -> RowModel:
+    """Tail spreads from ``tails_sample`` (rows neither far in many features nor constant),
+    the copula's knots from ``everyone`` (a sample of all rows) and its whitening from
+    ``ordinary`` rows (no kNN view flagged them, not constant)."""
+    med, down, up, heavy = tail_spreads(tails_sample, n, robust)
+    knots, atom_share = copula_knots(everyone, SNAP * robust)
+    model = RowModel(med, down, up, heavy, knots, np.flatnonzero(atom_share <= MAX_ATOM), len(everyone))
+    if len(model.cols) < 2 or len(ordinary) < ROWS_PER_FEATURE * len(model.cols):
+        return model
+    G = normal_scores(ordinary, knots, model.cols, model.m)
+    live = G.std(axis=0) > 1e-6  # constant on the ordinary rows: no correlation to judge
+    if live.sum() >= 2:
+        model.cols = model.cols[live]
+        model.mu, model.W = copula_whitening(G[:, live])
+    return model
+
+
+def row_statistics(block: np.ndarray, model: RowModel):
+    """A block's largest tail ratio, its feature, the RMS of the other ratios, and the copula's
+    squared Mahalanobis distance (0 without a copula)."""
+    block = np.asarray(block, dtype=np.float64)
+    top, feature, rest = tail_ratios(block, model.median, model.down, model.up)
+    d2 = np.zeros(len(block))
+    if model.copula and len(block):
+        Y = (normal_scores(block, model.knots, model.cols, model.m) - model.mu) @ model.W
+        d2 = np.einsum("ij,ij->i", Y, Y).astype(np.float64)
+    return top, feature, rest, d2
+
+
+def copula_threshold(n: int) -> float:
+    return COPULA_FACTOR * np.sqrt(2 * np.log(max(n, 3)))
+
+
+#: The views in the order a flagged row's reason is chosen (the first above 1).
+VIEW_ORDER = ("constant_row", "many_extreme_values", "one_extreme_value", "far_from_neighbours", "unusual_combination")
+
+
+def combine_views(stacked: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``outlier_score`` (the largest view), the flag (above 1) and the reason (the first view
+    above 1, -1 if none) of views stacked in ``VIEW_ORDER`` (5, n)."""
+    scores = np.nan_to_num(stacked.max(axis=0), nan=0.0, posinf=np.finfo(np.float64).max)
+    flagged = scores > 1.0
+    reason = np.full(len(scores), -1)
+    reason[flagged] = np.argmax(stacked[:, flagged] > 1.0, axis=0)
+    return scores, flagged, reason
 
 
 def _sample(rows: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
     return np.sort(rng.choice(rows, size, replace=False)) if len(rows) > size else rows
+
+
+def sample_size(d: int) -> int:
+    """Rows sampled to estimate the features' distributions (a sample holds at most a chunk's values)."""
+    return min(SAMPLE_ROWS, chunk_rows(d))
 
 
 def outlier_views(X: np.ndarray, graph, *, random_state: int = 0, local_minimum: float = LOCAL_MINIMUM,
@@ -363,14 +488,15 @@ def outlier_views(X: np.ndarray, graph, *, random_state: int = 0, local_minimum:
     """
     n, d = X.shape
     rng = np.random.default_rng(random_state)
-    size = min(SAMPLE_ROWS, chunk_rows(d))  # a sample holds at most a chunk's values
+    size = sample_size(d)
     every = np.arange(n)
     # 1. kNN ratios, floors raised where the intrinsic dimension is low.
     dim = intrinsic_dimension(graph.distances[_sample(every, size, rng)])
-    power = max(1.0, DIM_REFERENCE / max(dim, 0.5))  # (a dimension under 1/2 is noise in the estimate)
-    local = knn_outlier_scores(graph.indices, graph.distances)
-    reach = graph.distances.mean(axis=1).astype(np.float64)
-    glob = reach / max(float(np.median(reach)), 1e-12)
+    power = knn_power(dim)
+    reach, ref = reach_and_reference(graph.indices, graph.distances)
+    median_reach = float(np.median(reach))
+    local = local_ratio(reach, ref, median_reach)
+    glob = reach / max(median_reach, 1e-12)
     t_local = tukey_fence(local, FAR_OUT, floor=local_minimum**power)
     t_global = tukey_fence(glob, FAR_OUT, floor=global_minimum**power)
     knn = np.maximum(local / t_local, glob / t_global)
@@ -381,45 +507,29 @@ def outlier_views(X: np.ndarray, graph, *, random_state: int = 0, local_minimum:
     base = ~const
     base[flagged[share < SINGLE_SHARE]] = False
     everyone = np.asarray(X[_sample(every, size, rng)], dtype=np.float64)
-    q1, q3 = np.quantile(everyone, [0.25, 0.75], axis=0)
-    iqr = (q3 - q1) / NORMAL_IQR
-    scale = graph.scale.astype(np.float64)
-    robust = np.where(iqr > 0, np.minimum(iqr, scale), scale)
+    robust = robust_scales(everyone, graph.scale)
     sample = everyone if base.sum() <= n // 2 else np.asarray(X[_sample(np.flatnonzero(base), size, rng)], np.float64)
-    med, down, up, heavy = tail_spreads(sample, n, robust)
-    veto = flagged[(share >= SINGLE_SHARE) & (heavy[dominant] >= HEAVY_VETO)]
-    knn[veto] = 0.0  # one heavy-tailed feature's extreme: the tail view judges it
     # 4. Copula, fitted on rows no kNN view flagged (before the veto) that are not constant.
-    knots, atom_share = copula_knots(everyone, SNAP * robust)
-    cols = np.flatnonzero(atom_share <= MAX_ATOM)
     ordinary = ~const
     ordinary[flagged] = False
     fit_rows = _sample(np.flatnonzero(ordinary), size, rng)
-    copula = len(cols) >= 2 and len(fit_rows) >= ROWS_PER_FEATURE * len(cols)
-    if copula:
-        G = normal_scores(np.asarray(X[fit_rows], np.float64), knots, cols, len(everyone))
-        live = G.std(axis=0) > 1e-6  # constant on the ordinary rows: no correlation to judge
-        cols = cols[live]
-        copula = len(cols) >= 2
-        if copula:
-            mu, W = copula_whitening(G[:, live])
+    model = fit_row_model(everyone, sample, np.asarray(X[fit_rows], np.float64), n, robust)
+    veto = flagged[(share >= SINGLE_SHARE) & (model.heavy[dominant] >= HEAVY_VETO)]
+    knn[veto] = 0.0  # one heavy-tailed feature's extreme: the tail view judges it
     top, feature, rest, d2 = np.empty(n), np.empty(n, np.int32), np.empty(n), np.zeros(n)
     step = chunk_rows(d)
     for s in range(0, n, step):  # one pass over the rows
-        block = np.asarray(X[s : s + step], dtype=np.float64)
-        top[s : s + step], feature[s : s + step], rest[s : s + step] = tail_ratios(block, med, down, up)
-        if copula:
-            Y = (normal_scores(block, knots, cols, len(everyone)) - mu) @ W
-            d2[s : s + step] = np.einsum("ij,ij->i", Y, Y)
+        top[s : s + step], feature[s : s + step], rest[s : s + step], d2[s : s + step] = row_statistics(
+            X[s : s + step], model)
     t_top = tukey_fence(top, FAR_OUT, floor=TAIL_MINIMUM)
     t_rest = tukey_fence(rest, FAR_OUT, floor=REST_MINIMUM)
-    t_copula = COPULA_FACTOR * np.sqrt(2 * np.log(max(n, 3)))
+    t_copula = copula_threshold(n)
     views = {
         "constant_row": np.where(const, CONSTANT_SCORE, 0.0),
         "many_extreme_values": rest / t_rest,
         "one_extreme_value": top / t_top,
         "far_from_neighbours": knn,
-        "unusual_combination": robust_z_of_cube(d2) / t_copula if copula else np.zeros(n),
+        "unusual_combination": robust_z_of_cube(d2) / t_copula if model.copula else np.zeros(n),
     }
     info = {
         "intrinsic_dimension": dim,
@@ -427,9 +537,8 @@ def outlier_views(X: np.ndarray, graph, *, random_state: int = 0, local_minimum:
         "global_threshold": t_global,
         "tail_threshold": t_top,
         "rest_threshold": t_rest,
-        "copula_threshold": t_copula if copula else None,
-        "copula_features": int(len(cols)) if copula else 0,
+        "copula_threshold": t_copula if model.copula else None,
+        "copula_features": int(len(model.cols)) if model.copula else 0,
         "feature": feature,
     }
     return views, info
-

@@ -11,7 +11,8 @@ import numpy as np
 from ..utils import plural
 from .base import MAX_LISTED, NEED_NEIGHBORS, CheckInputs, CheckResult, Finding, RowCause, RowVerdict, severity
 from .outlier_views import (
-    COPULA_FACTOR, DIM_REFERENCE, GLOBAL_MINIMUM, LOCAL_MINIMUM, REST_MINIMUM, TAIL_MINIMUM, outlier_views,
+    COPULA_FACTOR, DIM_REFERENCE, GLOBAL_MINIMUM, LOCAL_MINIMUM, REST_MINIMUM, TAIL_MINIMUM, VIEW_ORDER, combine_views,
+    outlier_views,
 )
 
 NAME = "outliers"
@@ -81,23 +82,43 @@ def run(
     X = inputs.features
     views, info = outlier_views(X, inputs.neighbors, random_state=inputs.random_state,
                                 local_minimum=local_minimum, global_minimum=global_minimum)
-    names = list(VIEWS)
-    stacked = np.vstack([views[name] for name in names])
-    scores = np.nan_to_num(stacked.max(axis=0), nan=0.0, posinf=np.finfo(np.float64).max)
-    flagged = scores > 1.0
-    reason = np.full(len(scores), -1)
-    reason[flagged] = np.argmax(stacked[:, flagged] > 1.0, axis=0)  # a flagged row's first view above 1
-    kinds = {view: int((reason == v).sum()) for v, view in enumerate(names)}
-    zero_rows = int(((reason == names.index("constant_row")) & (np.asarray(X[:, 0]) == 0)).sum())
+    scores, flagged, reason = combine_views(np.vstack([views[name] for name in VIEW_ORDER]))
+    kinds = {view: int((reason == v).sum()) for v, view in enumerate(VIEW_ORDER)}
+    zero_rows = int(((reason == VIEW_ORDER.index("constant_row")) & (np.asarray(X[:, 0]) == 0)).sum())
     order = np.argsort(-scores, kind="stable")[:MAX_LISTED]
-    worst = []
-    for i in order[flagged[order]]:
-        row = {"index": int(i), "label": inputs.label_name(inputs.labels[i]),
-               "outlier_score": round(float(scores[i]), 6), "reason": names[reason[i]]}
+    worst = [(int(i), inputs.labels[i], float(scores[i]), int(reason[i]), int(info["feature"][i]))
+             for i in order[flagged[order]]]
+    by_view = {view: int((v > 1.0).sum()) for view, v in views.items()}
+    figures, metrics, findings = summarize(len(scores), kinds, zero_rows, by_view, worst, info, inputs.label_name,
+                                           k=inputs.neighbors.k, local_minimum=local_minimum,
+                                           global_minimum=global_minimum)
+    rows = RowVerdict(
+        flag=flagged,
+        score=1.0 / (1.0 + scores),
+        weight=np.where(flagged, weight, 1.0),
+        exclude=flagged,
+        shown=("label", "outlier_score"),
+        cause=RowCause.OUTLIERS,
+    )
+    return CheckResult(name=NAME, rows=rows, columns={"outlier_score": scores, "is_outlier": flagged},
+                       figures=figures, metrics=metrics, findings=findings)
+
+
+def summarize(n: int, kinds: dict[str, int], zero_rows: int, by_view: dict[str, int], worst: list, info: dict,
+              label_name, *, k: int, local_minimum: float = LOCAL_MINIMUM, global_minimum: float = GLOBAL_MINIMUM):
+    """The check's figures, metrics and findings from its counts (the same on one machine and on
+    a cluster): ``kinds`` the flagged rows by reason, ``worst`` the highest-scored flagged rows as
+    ``(index, label code, outlier_score, reason position in VIEW_ORDER, most extreme feature)``."""
+    count = sum(kinds.values())
+    share = count / max(n, 1)
+    listed = []
+    for i, label, score, reason, feature in worst:
+        row = {"index": int(i), "label": label_name(label), "outlier_score": round(float(score), 6),
+               "reason": VIEW_ORDER[reason]}
         if row["reason"] == "one_extreme_value":
-            row["feature"] = int(info["feature"][i])
-        worst.append(row)
-    rounded = {k: (round(float(v), 6) if isinstance(v, float) else v) for k, v in info.items() if k != "feature"}
+            row["feature"] = int(feature)
+        listed.append(row)
+    rounded = {key: (round(float(v), 6) if isinstance(v, float) else v) for key, v in info.items() if key != "feature"}
     figures = {
         "threshold": 1.0,
         "rule": (
@@ -109,23 +130,22 @@ def run(
             "a constant row chance cannot explain"
         ),
         **rounded,
-        "n_outliers": int(flagged.sum()),
-        "by_view": {view: int((v > 1.0).sum()) for view, v in views.items()},
-        "by_reason": kinds,
-        "k": inputs.neighbors.k,
-        "worst": worst,
+        "n_outliers": count,
+        "by_view": dict(by_view),
+        "by_reason": dict(kinds),
+        "k": k,
+        "worst": listed,
     }
     findings = []
-    if flagged.any():
-        count = int(flagged.sum())
+    if count:
         advice = " ".join(ADVICE[view] for view, n_view in kinds.items() if n_view)
         findings.append(
             Finding(
                 check=NAME,
-                severity=severity(flagged.mean(), **SEVERITY),
+                severity=severity(share, **SEVERITY),
                 count=count,
                 message=(
-                    f"{plural(count, 'sample')} ({flagged.mean():.2%}) {'does' if count == 1 else 'do'} not fit "
+                    f"{plural(count, 'sample')} ({share:.2%}) {'does' if count == 1 else 'do'} not fit "
                     f"the rest of the data: {_summary(kinds, zero_rows)}"
                 ),
                 advice=(
@@ -135,14 +155,5 @@ def run(
                 ),
             )
         )
-    rows = RowVerdict(
-        flag=flagged,
-        score=1.0 / (1.0 + scores),
-        weight=np.where(flagged, weight, 1.0),
-        exclude=flagged,
-        shown=("label", "outlier_score"),
-        cause=RowCause.OUTLIERS,
-    )
-    metrics = {"outliers": float(flagged.mean()), "outliers_count": float(flagged.sum())}
-    return CheckResult(name=NAME, rows=rows, columns={"outlier_score": scores, "is_outlier": flagged},
-                       figures=figures, metrics=metrics, findings=findings)
+    metrics = {"outliers": float(share), "outliers_count": float(count)}
+    return figures, metrics, findings

@@ -16,7 +16,7 @@ from ..confident import find_issues_merged
 from .blocks import DaskBlocks
 
 #: The checks a cluster runs today, in registry order.
-ON_CLUSTER = ("class_balance", "label_issues", "high_loss", "duplicates")
+ON_CLUSTER = ("class_balance", "label_issues", "high_loss", "duplicates", "outliers")
 
 
 @dataclass
@@ -146,32 +146,29 @@ def _spread_block(labels, rows, values, fill, dtype, start: int):
     return out
 
 
-def run_duplicates(features, labels, n: int, n_classes: int, label_name: Callable, *, random_state: int,
-                   threshold: float | None = None, factor: float = 0.1, minority_factor: float = 0.1
-                   ) -> tuple[ClusterResult, dict]:
-    """The duplicates check from the cell join (:mod:`dataaudit.distributed.cells`): the grouped
-    rows (few) are gathered and judged by the check's own :func:`~dataaudit.checks.duplicates.summarize_groups`."""
+def run_duplicates(join, labels, n: int, n_classes: int, label_name: Callable, *, threshold: float | None = None,
+                   factor: float = 0.1, minority_factor: float = 0.1) -> ClusterResult:
+    """The duplicates check from the cell join (:class:`dataaudit.distributed.cells.CellJoin`,
+    made with the same ``threshold`` and ``factor``): the grouped rows (few) are gathered and
+    judged by the check's own :func:`~dataaudit.checks.duplicates.summarize_groups`."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
     from ..rowhash import renumber_by_first_appearance
-    from .cells import edges, first_same, join_cells, nearest_column
 
-    joined, _, _, n_cells = join_cells(features, n, k=NEIGHBOURS, random_state=random_state, factor=factor,
-                                       threshold=threshold)
     if threshold is None:
-        median = quantiles(DaskBlocks(nearest_column(joined)), [0.5])[0]
+        median = quantiles(DaskBlocks(join.column("nearest", labels.chunks[0])), [0.5])[0]
         tau = float(factor * median) if np.isfinite(median) else 0.0
     else:
         tau = float(threshold)
-    pairs = edges(joined, tau, NEIGHBOURS)
+    pairs = join.edges(tau)
     rows = np.unique(pairs)
     if len(rows):
         local = np.searchsorted(rows, pairs)
         graph = coo_matrix((np.ones(len(local), np.int8), (local[:, 0], local[:, 1])), shape=(len(rows), len(rows)))
         _, component = connected_components(graph, directed=False)
         group = renumber_by_first_appearance(component)
-        exact = first_same(joined, rows)
+        exact = join.first_same(rows)
     else:
         group = exact = np.zeros(0, np.int64)
     blocks = DaskBlocks(labels)
@@ -190,10 +187,8 @@ def run_duplicates(features, labels, n: int, n_classes: int, label_name: Callabl
     cols = {"duplicate_group": column(group, -1, np.int64), "is_exact_duplicate": column(is_exact, False, bool),
             "is_near_duplicate": column(~is_exact, False, bool),
             "is_conflicting_duplicate": column(g.conflicting, False, bool)}
-    result = ClusterResult(duplicates.NAME, g.figures, g.metrics, g.findings, cols,
-                           weight=column(g.weight, 1.0, np.float64), exclude=column(g.exclude, False, bool))
-    info = {"k": NEIGHBOURS, "method": "cell join", "metric": "euclidean (standardised features)", "cells": n_cells}
-    return result, info
+    return ClusterResult(duplicates.NAME, g.figures, g.metrics, g.findings, cols,
+                         weight=column(g.weight, 1.0, np.float64), exclude=column(g.exclude, False, bool))
 
 
 __all__ = ["ClusterResult", "ON_CLUSTER", "run_class_balance", "run_duplicates", "run_high_loss", "run_label_issues"]

@@ -12,10 +12,9 @@ neighbours a little farther than the true ones, as an inverted file probing one 
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
+from ..checks.outlier_views import feature_shares, inverse_dimensions, reach_and_reference
 from ..neighbors import SPARSE_ROWS, standardize_from_sums, standardize_sums, usual_values
 from ..rowhash import row_hashes
 from ..search import HNSW_MIN_CELLS, drop_self, two_level_centroids
@@ -82,14 +81,57 @@ def _block_frame(X, start, mean, scale, centre_rows, margin: float):
     return frame
 
 
-def _join(frame, k: int):
-    """Each row's ``k`` nearest rows of its cell (exact), its nearest non-identical distance, and
-    the first row identical to it in the cell (-1: none)."""
+#: The per-row columns of the join (cell order, then row order), with their types.
+STATS = {"row": np.int64, "first_same": np.int64, "nearest": np.float64, "reach": np.float64, "ref": np.float64,
+         "inv_dim": np.float64, "share": np.float64, "dominant": np.int64}
+#: Rows whose neighbours' feature shares are computed at a time (a (rows, k, d) array).
+SHARE_ROWS = 1_000
+
+
+def _empty_stats():
+    import pandas as pd
+
+    return pd.DataFrame({c: np.zeros(0, t) for c, t in STATS.items()})
+
+
+def _cell_stats(rows, Z, local, dist, hashes):
+    """One cell's per-row columns: the first identical row (-1: none), the nearest non-identical
+    distance, and what the outliers' kNN view reads (reach, the neighbours' median reach, the
+    inverse intrinsic dimension, the largest feature's share of the distance and that feature)."""
+    import pandas as pd
+
+    m = len(rows)
+    _, inverse, counts = np.unique(hashes, return_inverse=True, return_counts=True)
+    inverse = inverse.ravel()
+    first_of = np.full(len(counts), np.iinfo(np.int64).max)
+    np.minimum.at(first_of, inverse, rows)
+    positive = np.where(dist > 0, dist, np.inf).min(axis=1) if dist.shape[1] else np.full(m, np.inf)
+    stats = {"row": rows, "first_same": np.where(counts[inverse] > 1, first_of[inverse], -1),
+             "nearest": np.where(np.isfinite(positive), positive, np.nan)}
+    valid = local >= 0
+    if valid.all() and local.shape[1]:
+        reach, ref = reach_and_reference(local, dist)
+        share, dominant = np.empty(m), np.empty(m, np.int64)
+        for s in range(0, m, SHARE_ROWS):
+            piece = slice(s, s + SHARE_ROWS)
+            share[piece], dominant[piece] = feature_shares(Z[piece], Z[local[piece]])
+        stats.update(reach=reach, ref=ref, inv_dim=inverse_dimensions(dist), share=share, dominant=dominant)
+    else:  # a cell smaller than k + 1 rows: its rows have no full neighbourhood
+        stats.update(reach=np.full(m, np.nan), ref=np.full(m, np.nan), inv_dim=np.full(m, np.nan),
+                     share=np.zeros(m), dominant=np.zeros(m, np.int64))
+    return pd.DataFrame({c: np.asarray(v, dtype=STATS[c]) for c, v in stats.items()})
+
+
+def _join(frame, k: int, bound: float):
+    """Each cell's rows searched exactly among themselves (``k`` nearest): the rows' columns
+    (:func:`_cell_stats`) and the candidate near-duplicate pairs, ``(row, neighbour, distance)``
+    at most ``bound`` apart and not identical (identical rows are linked through their exact
+    group). A guest's pairs are with its host cell's rows."""
     import faiss
     import pandas as pd
 
     z_cols = [c for c in frame.columns if c.startswith("z")]
-    out = []
+    stats, pairs = [], []
     for _, whole in frame.groupby("cell", sort=True):
         guests = whole[whole["guest"].to_numpy()]
         cell = whole[~whole["guest"].to_numpy()].sort_values("row")
@@ -98,79 +140,28 @@ def _join(frame, k: int):
         m = len(rows)
         if m == 0:
             continue
-        kk = min(k + 1, m)
         index = faiss.IndexFlatL2(Z.shape[1])
         index.add(Z)
         if len(guests):
             # A guest's nearest members (the guest is not one of them): only its close ones count.
-            G = np.ascontiguousarray(guests[z_cols].to_numpy(np.float32))
-            gd, gi = index.search(G, min(k, m))
-            piece = pd.DataFrame({"row": guests["row"].to_numpy(), "first_same": np.full(len(G), -1, np.int64),
-                                  "nearest": np.full(len(G), np.nan), "guest": np.ones(len(G), bool)})
-            for j in range(k):
-                piece[f"n{j}"] = rows[gi[:, j]] if j < gi.shape[1] else np.full(len(G), -1, np.int64)
-                piece[f"d{j}"] = (np.sqrt(np.maximum(gd[:, j], 0)) if j < gd.shape[1]
-                                  else np.full(len(G), np.inf)).astype(np.float32)
-            out.append(piece)
+            gd, gi = index.search(np.ascontiguousarray(guests[z_cols].to_numpy(np.float32)), min(k, m))
+            gd = np.sqrt(np.maximum(gd, 0))
+            close = (gd <= bound) & (gi >= 0)
+            g_rows = np.repeat(guests["row"].to_numpy(), gi.shape[1]).reshape(gi.shape)
+            pairs.append(np.column_stack([g_rows[close], rows[gi[close]], gd[close]]))
+        kk = min(k + 1, m)
         D, I = index.search(Z, kk)
-        D = np.sqrt(np.maximum(D, 0))
-        ids = np.full((m, k), -1, np.int64)
-        dist = np.full((m, k), np.inf, np.float32)
-        if kk > 1:
-            local, d = drop_self(I, D)
-            ids[:, : kk - 1] = np.where(local >= 0, rows[np.maximum(local, 0)], -1)
-            dist[:, : kk - 1] = d
-        # Identical rows (equal hashes of the raw row): each points at the first of them.
-        _, inverse, counts = np.unique(cell["hash"].to_numpy(), return_inverse=True, return_counts=True)
-        inverse = inverse.ravel()
-        first_of = np.full(len(counts), np.iinfo(np.int64).max)
-        np.minimum.at(first_of, inverse, rows)
-        first_row = np.where(counts[inverse] > 1, first_of[inverse], -1)
-        positive = np.where(dist > 0, dist, np.inf).min(axis=1)
-        piece = pd.DataFrame({"row": rows, "first_same": first_row, "nearest": np.where(np.isfinite(positive), positive,
-                                                                                         np.nan).astype(np.float64),
-                              "guest": np.zeros(m, bool)})
-        for j in range(k):
-            piece[f"n{j}"] = ids[:, j]
-            piece[f"d{j}"] = dist[:, j]
-        out.append(piece)
-    if not out:
-        cols = {"row": np.int64, "first_same": np.int64, "nearest": np.float64, "guest": bool}
-        for j in range(k):
-            cols[f"n{j}"] = np.int64
-            cols[f"d{j}"] = np.float32
-        return pd.DataFrame({c: np.zeros(0, t) for c, t in cols.items()})
-    return pd.concat(out, ignore_index=True)
-
-
-def _edges(joined, tau: float, k: int) -> np.ndarray:
-    """Pairs (row, neighbour) at most ``tau`` apart and not identical, and each exact twin's
-    link to the first of its twins: (m, 2) int64. A row's neighbours are in its partition."""
-    rows = joined["row"].to_numpy()
-    first = joined["first_same"].to_numpy()
-    member = ~joined["guest"].to_numpy()
-    order = np.argsort(rows[member])
-    sorted_rows, sorted_first = rows[member][order], first[member][order]
-    pairs = []
-    if tau > 0 and len(rows):
-        for j in range(k):
-            nbr = joined[f"n{j}"].to_numpy()
-            close = (joined[f"d{j}"].to_numpy() <= tau) & (nbr >= 0)
-            i, o, fi = rows[close], nbr[close], first[close]
-            at = np.minimum(np.searchsorted(sorted_rows, o), len(sorted_rows) - 1)
-            fo = np.where(sorted_rows[at] == o, sorted_first[at], -2)
-            keep = ~((fi >= 0) & (fi == fo))  # identical rows: linked through their exact group
-            pairs.append(np.column_stack([i[keep], o[keep]]))
-    twins = (first >= 0) & (first != rows)
-    pairs.append(np.column_stack([rows[twins], first[twins]]))
-    return np.concatenate(pairs).astype(np.int64).reshape(-1, 2)
-
-
-def _rows_of(joined, wanted: np.ndarray) -> np.ndarray:
-    """(row, first_same) of the ``wanted`` rows held in this partition."""
-    rows = joined["row"].to_numpy()
-    keep = np.isin(rows, wanted) & ~joined["guest"].to_numpy()
-    return np.column_stack([rows[keep], joined["first_same"].to_numpy()[keep]])
+        local, dist = drop_self(I, np.sqrt(np.maximum(D, 0)))
+        cell_stats = _cell_stats(rows, Z, local, dist, cell["hash"].to_numpy())
+        stats.append(cell_stats)
+        first = cell_stats["first_same"].to_numpy()
+        close = (dist <= bound) & (local >= 0)
+        i, j = np.nonzero(close)
+        o = local[i, j]
+        keep = ~((first[i] >= 0) & (first[i] == first[o]))
+        pairs.append(np.column_stack([rows[i[keep]], rows[o[keep]], dist[i[keep], j[keep]]]))
+    found = np.concatenate(pairs) if pairs else np.zeros((0, 3))
+    return (pd.concat(stats, ignore_index=True) if stats else _empty_stats()), found.astype(np.float64)
 
 
 def border_margin(features, n: int, mean: np.ndarray, scale: np.ndarray, random_state: int, *,
@@ -198,10 +189,55 @@ def border_margin(features, n: int, mean: np.ndarray, scale: np.ndarray, random_
     return float(2 * factor * np.median(positive)) if len(positive) else 0.0
 
 
-def join_cells(features, n: int, *, k: int, random_state: int, factor: float = 0.1, threshold: float | None = None):
-    """The cell join of the rows (module notes): ``(joined, mean, scale, n_cells)``, ``joined`` a
-    persisted Dask DataFrame with a row per input row (``row``, ``first_same``, ``nearest``,
-    ``n0..``, ``d0..``), partitioned by cell."""
+class CellJoin:
+    """The cell join's result, kept on the workers: ``stats`` (a Dask DataFrame of :data:`STATS`
+    indexed by row, partitioned as the row blocks) and each partition's candidate pairs."""
+
+    def __init__(self, stats, pairs, mean, scale, n_cells: int, bound: float, k: int):
+        self.stats, self.pairs, self.k = stats, pairs, k
+        self.mean, self.scale, self.n_cells, self.bound = mean, scale, n_cells, bound
+
+    def column(self, name: str, chunks):
+        """A column of ``stats`` as a Dask array with the row blocks ``chunks``."""
+        return self.stats[name].to_dask_array(lengths=list(chunks))
+
+    def edges(self, tau: float) -> np.ndarray:
+        """Pairs (row, neighbour) at most ``tau`` apart and not identical, and each identical
+        row's link to the first of its twins: (m, 2) int64, gathered (they are few)."""
+        import dask
+
+        def close(found, tau):
+            return found[found[:, 2] <= tau, :2].astype(np.int64)
+
+        def twins(part):
+            rows, first = part.index.to_numpy(), part["first_same"].to_numpy()
+            linked = (first >= 0) & (first != rows)
+            return np.column_stack([rows[linked], first[linked]]).astype(np.int64)
+
+        found = dask.compute([dask.delayed(close)(p, tau) for p in self.pairs] if tau > 0 else [],
+                             [dask.delayed(twins)(p) for p in self.stats.to_delayed()])
+        pieces = [*found[0], *found[1]]
+        return np.concatenate(pieces).reshape(-1, 2) if pieces else np.zeros((0, 2), np.int64)
+
+    def first_same(self, wanted: np.ndarray) -> np.ndarray:
+        """The first identical row (-1: none) of each of the sorted ``wanted`` rows."""
+        import dask
+
+        def of(part, wanted):
+            rows = part.index.to_numpy()
+            keep = np.isin(rows, wanted)
+            return np.column_stack([rows[keep], part["first_same"].to_numpy()[keep]])
+
+        found = dask.compute(*[dask.delayed(of)(p, wanted) for p in self.stats.to_delayed()])
+        table = np.concatenate(found) if found else np.zeros((0, 2), np.int64)
+        table = table[np.argsort(table[:, 0])]
+        return table[np.searchsorted(table[:, 0], wanted), 1]
+
+
+def join_cells(features, n: int, *, k: int, random_state: int, factor: float = 0.1,
+               threshold: float | None = None) -> CellJoin:
+    """The cell join of the rows (module notes), its per-row columns in row order."""
+    import dask
     import dask.dataframe as dd
     from dask import delayed
 
@@ -213,33 +249,16 @@ def join_cells(features, n: int, *, k: int, random_state: int, factor: float = 0
               for part, s in zip(blocks.parts, blocks.starts)]
     meta = _block_frame(np.zeros((0, features.shape[1]), np.float32), np.array([0]), mean, scale, centre_rows, margin)
     table = dd.from_delayed(frames, meta=meta)
-    partitions = max(1, len(blocks.parts))
-    by_cell = table.shuffle("cell", npartitions=partitions)
-    joined = by_cell.map_partitions(_join, k, meta=_join(meta, k)).persist()
-    return joined, mean, scale, len(centre_rows)
+    by_cell = table.shuffle("cell", npartitions=max(1, len(blocks.parts)))
+    # The candidate pairs' bound: the border margin (twice the threshold, or twice an overstated
+    # estimate of it), so the threshold fixed later from every row's nearest distance is inside it.
+    joins = [delayed(_join, nout=2)(part, k, margin) for part in by_cell.to_delayed()]
+    persisted = dask.persist(*[j[0] for j in joins], *[j[1] for j in joins])  # one run of each join
+    stats_parts, pairs = list(persisted[: len(joins)]), list(persisted[len(joins):])
+    in_cells = dd.from_delayed(stats_parts, meta=_empty_stats())
+    divisions = [int(s) for s in blocks.starts] + [n]
+    stats = in_cells.set_index("row", divisions=divisions).persist()
+    return CellJoin(stats, pairs, mean, scale, len(centre_rows), margin, k)
 
 
-def edges(joined, tau: float, k: int) -> np.ndarray:
-    import dask
-
-    parts = joined.to_delayed()
-    found = dask.compute(*[dask.delayed(_edges)(p, tau, k) for p in parts])
-    return np.concatenate(found) if found else np.zeros((0, 2), np.int64)
-
-
-def first_same(joined, wanted: np.ndarray) -> np.ndarray:
-    """The first identical row (-1: none) of each of the sorted ``wanted`` rows."""
-    import dask
-
-    found = dask.compute(*[dask.delayed(_rows_of)(p, wanted) for p in joined.to_delayed()])
-    table = np.concatenate(found) if found else np.zeros((0, 2), np.int64)
-    table = table[np.argsort(table[:, 0])]
-    return table[np.searchsorted(table[:, 0], wanted), 1]
-
-
-def nearest_column(joined) -> Any:
-    """The rows' nearest non-identical distances as a Dask array (cell order)."""
-    return joined["nearest"].to_dask_array(lengths=True)
-
-
-__all__ = ["CELL_ROWS", "edges", "first_same", "join_cells", "nearest_column", "standardize"]
+__all__ = ["CELL_ROWS", "CellJoin", "join_cells", "standardize"]

@@ -23,7 +23,9 @@ from ..timings import Stopwatch
 from ..utils import json_value, resolve_seed
 from . import require
 from .arrays import aligned, as_rows
-from .audit import ON_CLUSTER, run_class_balance, run_duplicates, run_high_loss, run_label_issues
+from .audit import NEIGHBOURS, ON_CLUSTER, run_class_balance, run_duplicates, run_high_loss, run_label_issues
+from .cells import join_cells
+from .outliers import run_outliers
 from .blocks import DaskBlocks
 from .probe import out_of_fold
 from .report import ClusterReport
@@ -135,6 +137,12 @@ def scan_on_cluster(X: Any, y: Any, *, client: Any, model: Any = "auto", pred_pr
                 plan = probes.make_plan(model, counts, sample_shape, random_state=seed, sample=sample, **probe_options)
                 probs, loss, probe_summary = out_of_fold(features, labels, plan, n_classes=k, counts=counts,
                                                          random_state=seed, say=progress)
+    if "duplicates" in selected or "outliers" in selected:
+        with watch.stage("neighbours"):
+            near = {key: value for key, value in check_opts.get("duplicates", {}).items() if key in ("threshold", "factor")}
+            join = join_cells(features, n, k=NEIGHBOURS, random_state=seed, **near)
+            neighbours_info = {"k": NEIGHBOURS, "method": "cell join", "metric": "euclidean (standardised features)",
+                               "cells": join.n_cells}
     results = []
     for name in selected:
         opts = check_opts.get(name, {})
@@ -146,8 +154,9 @@ def scan_on_cluster(X: Any, y: Any, *, client: Any, model: Any = "auto", pred_pr
             elif name == "high_loss":
                 results.append(run_high_loss(labels, loss, n, label_name, **opts))
             elif name == "duplicates":
-                result, neighbours_info = run_duplicates(features, labels, n, k, label_name, random_state=seed, **opts)
-                results.append(result)
+                results.append(run_duplicates(join, labels, n, k, label_name, **opts))
+            elif name == "outliers":
+                results.append(run_outliers(features, labels, join, n, label_name, random_state=seed, **opts))
     with watch.stage("report"):
         report = _assemble(labels, classes, counts, results, skipped, probe_summary, seed, n, sample_shape, client,
                            neighbours_info,
