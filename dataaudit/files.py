@@ -54,8 +54,8 @@ def scan_files(
     if scheduler is not None:
         return _scan_on_cluster(x_path, y_path, scheduler, out=out, model=model, checks=checks, fail_on=fail_on,
                                 unsupported={"--x-key": x_key, "--y-key": y_key, "--label-column": label_column,
-                                             "--test-x": test_x_path, "--dynamics": dynamics_path},
-                                pred_probs_path=pred_probs_path, **scan_kwargs)
+                                             "--dynamics": dynamics_path},
+                                pred_probs_path=pred_probs_path, test_paths=(test_x_path, test_y_path), **scan_kwargs)
     X, y_from_table = io.load_features(x_path, x_key=x_key, label_column=label_column)
     if y_path is not None and y_from_table is not None:
         raise UsageError(f"labels given twice: use either {param('y')} or {param('label_column')}")
@@ -80,9 +80,9 @@ def scan_files(
 
 def _scan_on_cluster(x_path: str, y_path: str | None, scheduler: str, *, out: str | None, model: Any, checks: Any,
                      fail_on: str | None, unsupported: dict[str, Any], pred_probs_path: str | None,
-                     **scan_kwargs: Any) -> Report:
-    """``dataaudit scan X Y --scheduler S``: X and Y (``.npy`` files or folders of shards) read by
-    the workers; a LocalCluster made for ``local:N`` is closed afterwards."""
+                     test_paths: tuple[str | None, str | None] = (None, None), **scan_kwargs: Any) -> Report:
+    """``dataaudit scan X Y --scheduler S``: X and Y (and a held-out split; ``.npy`` files or
+    folders of shards) read by the workers; a LocalCluster made for ``local:N`` is closed afterwards."""
     given = [name for name, value in unsupported.items() if value is not None]
     if given:
         raise UsageError(f"{given[0]} does not work with {param('scheduler')} yet: scan on one machine for it")
@@ -103,7 +103,9 @@ def _scan_on_cluster(x_path: str, y_path: str | None, scheduler: str, *, out: st
             raise InputError(f"X has {X.shape[0]} rows but {param('y')} has {y.shape[0]} labels{detail}: they must "
                              "match row for row")
         pred_probs = load_rows(pred_probs_path, "pred_probs")[0] if pred_probs_path else None
-        report = scan(X, y, model=model, checks=checks, pred_probs=pred_probs, client=client, **scan_kwargs)
+        X_test, y_test = (load_rows(p, what)[0] if p else None for p, what in zip(test_paths, ("X_test", "y_test")))
+        report = scan(X, y, model=model, checks=checks, pred_probs=pred_probs, X_test=X_test, y_test=y_test,
+                      client=client, **scan_kwargs)
         if fail_on:
             report.gate(fail_on)
         if out is not None:

@@ -289,14 +289,14 @@ def scan(
     2
     """
     if client is not None:
-        if X_test is not None or y_test is not None or dynamics is not None:
-            given = "X_test" if X_test is not None or y_test is not None else "dynamics"
-            raise UsageError(f"{param(given)} does not work with {param('client')} yet: scan on one machine for it")
+        if dynamics is not None:
+            raise UsageError(f"{param('dynamics')} does not work with {param('client')} yet: scan on one machine for it")
         from .distributed import cluster_failures
         from .distributed.scan import scan_on_cluster
 
         with cluster_failures():
-            return scan_on_cluster(X, y, client=client, model=model, pred_probs=pred_probs, checks=checks,
+            return scan_on_cluster(X, y, client=client, model=model, pred_probs=pred_probs, X_test=X_test, y_test=y_test,
+                                   checks=checks,
                                    random_state=random_state, options=options,
                                    progress=_stderr_progress if progress is True else (progress or None))
     watch = Stopwatch()

@@ -158,8 +158,35 @@ def test_cluster_scan_runs_every_default_check_and_refuses_what_it_cannot(client
     report = dataaudit.scan(X[:3000], y[:3000], model="logistic", client=client)
     assert report.summary["checks_run"] == ["class_balance", "label_issues", "high_loss", "duplicates", "outliers"]
     assert not any("not run on a cluster" in f["message"] for f in report.findings)
-    with pytest.raises(UsageError, match="X_test.*does not work with"):
-        dataaudit.scan(X[:3000], y[:3000], X_test=X[3000:3100], y_test=y[3000:3100], client=client)
+    with pytest.raises(UsageError, match="dynamics.*does not work with"):
+        dataaudit.scan(X[:3000], y[:3000], dynamics="run.npz", client=client)
+
+
+def test_cluster_finds_the_leaks_one_process_finds(client):
+    import dask.array as da
+
+    import dataaudit
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(12_000, 12)).astype(np.float32)
+    y = rng.integers(0, 3, 12_000)
+    X_test = rng.normal(size=(900, 12)).astype(np.float32)
+    y_test = rng.integers(0, 3, 900)
+    X_test[:20] = X[100:120]  # exact copies, 10 with another label
+    y_test[:20] = np.where(np.arange(20) < 10, (y[100:120] + 1) % 3, y[100:120])
+    X_test[20:40] = X[5000:5020] + 1e-4  # near copies
+    y_test[20:40] = y[5000:5020]
+    y_test[40] = 7  # a label training never saw (on a leak, its name says so)
+    X_test[40] = X[7]
+    local = dataaudit.scan(X, y, X_test=X_test, y_test=y_test, checks="leakage")
+    remote = dataaudit.scan(da.from_array(X, chunks=4_000), da.from_array(y, chunks=4_000),
+                            X_test=da.from_array(X_test, chunks=300), y_test=da.from_array(y_test, chunks=300),
+                            checks="leakage", client=client)
+    a, b = local.summary["leakage"], remote.summary["leakage"]
+    assert a["n_leaked"] == 41 and a["n_exact"] == 21 and a["n_conflicting"] == 11
+    for key in ("n_leaked", "n_exact", "n_near", "n_conflicting", "pairs"):
+        assert a[key] == b[key], key
+    assert np.array_equal(remote.samples["leaks_into_test"].compute().to_numpy(), local.samples["leaks_into_test"])
 
 
 def test_cluster_outliers_are_one_process_outliers(client, tmp_path):

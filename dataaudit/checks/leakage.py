@@ -64,40 +64,62 @@ def run(inputs: CheckInputs, *, factor: float = 0.1) -> CheckResult:
     leaks_with_conflict = np.zeros(inputs.n_samples, dtype=bool)
     leaks_with_conflict[match[conflict]] = True
 
-    def name(code: int):
-        return inputs.label_name(code) if code < inputs.n_classes else f"(unseen label {code})"
+    leaked_rows = np.flatnonzero(leaked)
+    figures, metrics, findings = summarize(n_test, leaked_rows, match[leaked_rows], exact[leaked_rows] >= 0,
+                                           inputs.labels[match[leaked_rows]], inputs.labels_test[leaked_rows], tau,
+                                           inputs.label_name, inputs.n_classes)
+    rows = RowVerdict(
+        flag=leaks_into_test,
+        score=1.0 - 0.5 * leaks_into_test - 0.5 * leaks_with_conflict,
+        shown=("label", "leaks_into_test"),
+    )
+    return CheckResult(name=NAME, rows=rows, columns={"leaks_into_test": leaks_into_test},
+                       figures=figures, metrics=metrics, findings=findings)
 
-    listed = np.r_[np.flatnonzero(conflict), np.flatnonzero(leaked & ~conflict)][:MAX_LISTED]
+
+def summarize(n_test: int, test_rows: np.ndarray, train_rows: np.ndarray, exact: np.ndarray, train_labels: np.ndarray,
+              test_labels: np.ndarray, tau: float, label_name, n_classes: int):
+    """The check's figures, metrics and findings from the leaked test rows (sorted), the training
+    rows they match, whether each match is exact, and both labels (codes; a test label of
+    ``n_classes`` or more is one the training set does not hold). The same on one machine and
+    on a cluster."""
+    conflict = train_labels != test_labels
+    count, share = len(test_rows), len(test_rows) / max(n_test, 1)
+
+    def name(code: int):
+        return label_name(code) if code < n_classes else f"(unseen label {code})"
+
+    listed = np.r_[np.flatnonzero(conflict), np.flatnonzero(~conflict)][:MAX_LISTED]
     pairs = [
         {
-            "test_index": int(t),
-            "train_index": int(match[t]),
-            "exact": bool(exact[t] >= 0),
-            "train_label": inputs.label_name(inputs.labels[match[t]]),
-            "test_label": name(int(inputs.labels_test[t])),
+            "test_index": int(test_rows[t]),
+            "train_index": int(train_rows[t]),
+            "exact": bool(exact[t]),
+            "train_label": label_name(train_labels[t]),
+            "test_label": name(int(test_labels[t])),
             "conflict": bool(conflict[t]),
         }
         for t in listed
     ]
     figures = {
         "n_test_samples": n_test,
-        "n_leaked": int(leaked.sum()),
-        "n_exact": int((exact >= 0).sum()),
-        "n_near": int(near.sum()),
+        "n_leaked": count,
+        "n_exact": int(exact.sum()),
+        "n_near": int((~exact).sum()),
         "n_conflicting": int(conflict.sum()),
-        "leaked_fraction": round(float(leaked.mean()), 6),
+        "leaked_fraction": round(float(share), 6),
         "near_duplicate_threshold": round(tau, 6),
         "pairs": pairs,
     }
     findings = []
-    if leaked.any():
+    if count:
         findings.append(
             Finding(
                 check=NAME,
-                severity=severity(leaked.mean(), **SEVERITY),
-                count=int(leaked.sum()),
+                severity=severity(share, **SEVERITY),
+                count=count,
                 message=(
-                    f"{int(leaked.sum())} test samples ({leaked.mean():.1%}) duplicate a training sample"
+                    f"{count} test samples ({share:.1%}) duplicate a training sample"
                     + (f"; {int(conflict.sum())} of them with a different label" if conflict.any() else "")
                 ),
                 advice=(
@@ -108,15 +130,5 @@ def run(inputs: CheckInputs, *, factor: float = 0.1) -> CheckResult:
                 ),
             )
         )
-    rows = RowVerdict(
-        flag=leaks_into_test,
-        score=1.0 - 0.5 * leaks_into_test - 0.5 * leaks_with_conflict,
-        shown=("label", "leaks_into_test"),
-    )
-    metrics = {
-        "leakage": float(leaked.mean()),
-        "leakage_count": float(leaked.sum()),
-        "leakage_conflicts": float(conflict.sum()),
-    }
-    return CheckResult(name=NAME, rows=rows, columns={"leaks_into_test": leaks_into_test},
-                       figures=figures, metrics=metrics, findings=findings)
+    metrics = {"leakage": float(share), "leakage_count": float(count), "leakage_conflicts": float(conflict.sum())}
+    return figures, metrics, findings

@@ -10,13 +10,13 @@ from typing import Any, Callable
 import numpy as np
 
 from ..blocks import quantiles
-from ..checks import class_balance, duplicates, high_loss, label_issues
+from ..checks import class_balance, duplicates, high_loss, label_issues, leakage
 from ..checks.base import MAX_LISTED, Finding
 from ..confident import find_issues_merged
 from .blocks import DaskBlocks
 
 #: The checks a cluster runs today, in registry order.
-ON_CLUSTER = ("class_balance", "label_issues", "high_loss", "duplicates", "outliers")
+ON_CLUSTER = ("class_balance", "label_issues", "high_loss", "duplicates", "outliers", "leakage")
 
 
 @dataclass
@@ -191,4 +191,46 @@ def run_duplicates(join, labels, n: int, n_classes: int, label_name: Callable, *
                          weight=column(g.weight, 1.0, np.float64), exclude=column(g.exclude, False, bool))
 
 
-__all__ = ["ClusterResult", "ON_CLUSTER", "run_class_balance", "run_duplicates", "run_high_loss", "run_label_issues"]
+def _unseen_first(values, classes: np.ndarray, start: int) -> dict:
+    """The values of a block absent from ``classes``, each with its first row."""
+    values = np.asarray(values)
+    absent = ~np.isin(values, classes)
+    found, first = np.unique(values[absent], return_index=True)
+    return {v: int(start) + int(np.flatnonzero(absent)[i]) for v, i in zip(found.tolist(), first)}
+
+
+def _earlier(a: dict, b: dict) -> dict:
+    return {**b, **{v: i for v, i in a.items() if v not in b or i < b[v]}}
+
+
+def test_codes(y_test, classes: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The codes of the test labels at ``rows``, coded as one process codes them: the training
+    classes, and labels unseen in training ``n_classes + i`` in order of first appearance."""
+    blocks = DaskBlocks(y_test)
+    unseen = blocks.reduce(_unseen_first, _earlier, classes, per_block=list(blocks.starts)) if len(y_test) else {}
+    code = {v: len(classes) + i for i, v in enumerate(sorted(unseen, key=unseen.get))}
+    code.update({v: i for i, v in enumerate(classes.tolist())})
+    values = np.asarray(y_test[rows].compute()) if len(rows) else np.zeros(0)
+    return np.array([code[v] for v in values.tolist()], dtype=np.int64)
+
+
+def run_leakage(join, labels, y_test, classes: np.ndarray, n: int, label_name: Callable, *,
+                factor: float = 0.1) -> ClusterResult:
+    """The leakage check from the cell join made with the held-out split: each test row's match
+    (:meth:`dataaudit.distributed.cells.CellJoin.leaked`), judged by the check's own ``summarize``."""
+    median = quantiles(DaskBlocks(join.column("nearest", labels.chunks[0])), [0.5])[0]
+    tau = float(factor * median) if np.isfinite(median) else 0.0
+    found = join.leaked(tau)
+    test_rows, train_rows, exact = found[:, 0], found[:, 1], found[:, 2] > 0
+    leaks = np.unique(train_rows)
+    train_labels = np.asarray(labels[leaks].compute())[np.searchsorted(leaks, train_rows)] if len(leaks) else leaks
+    figures, metrics, findings = leakage.summarize(
+        int(y_test.shape[0]), test_rows, train_rows, exact, train_labels, test_codes(y_test, classes, test_rows), tau,
+        label_name, len(classes))
+    blocks = DaskBlocks(labels)
+    column = blocks.map_rows(_spread_block, leaks, np.ones(len(leaks), bool), False, bool,
+                             per_block=list(blocks.starts), dtype=bool).persist()
+    return ClusterResult(leakage.NAME, figures, metrics, findings, {"leaks_into_test": column})
+
+
+__all__ = ["ClusterResult", "ON_CLUSTER", "run_class_balance", "run_duplicates", "run_high_loss", "run_label_issues", "run_leakage"]

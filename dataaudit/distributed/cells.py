@@ -53,10 +53,11 @@ def centres(features, n: int, mean: np.ndarray, scale: np.ndarray, random_state:
     return km.centroids
 
 
-def _block_frame(X, start, mean, scale, centre_rows, margin: float):
-    """A block's rows as (cell, row, guest, hash, z0..): each row in its cell (the nearest centre),
-    and again as a guest in its second cell when it lies within ``margin`` of that cell's border
-    (a near copy of it may have fallen there)."""
+def _block_frame(X, start, mean, scale, centre_rows, margin: float, test: bool = False):
+    """A block's rows as (cell, row, guest, test, hash, z0..): each row in its cell (the nearest
+    centre), and again as a guest in its second cell when it lies within ``margin`` of that
+    cell's border (a near copy of it may have fallen there). A held-out split's rows (``test``)
+    are guests in both: they are matched against the training rows, not searched for."""
     import faiss
     import pandas as pd
 
@@ -68,17 +69,35 @@ def _block_frame(X, start, mean, scale, centre_rows, margin: float):
     s = int(start[0]) if len(start) else 0
     rows = np.arange(s, s + len(Z), dtype=np.int64)
     hashes = row_hashes(np.asarray(X)).view(np.int64) if len(Z) else np.zeros(0, np.int64)
-    guest = np.zeros(len(Z), bool)
+    second = np.zeros(len(Z), bool)
     if nearest == 2:
         d = np.sqrt(np.maximum(D, 0))
-        guest = d[:, 1] - d[:, 0] <= margin
-    take = np.r_[np.arange(len(Z)), np.flatnonzero(guest)]
+        second = d[:, 1] - d[:, 0] <= margin
+    take = np.r_[np.arange(len(Z)), np.flatnonzero(second)]
     frame = pd.DataFrame(Z[take], columns=[f"z{i}" for i in range(Z.shape[1])])
     frame.insert(0, "hash", hashes[take])
-    frame.insert(0, "guest", np.r_[np.zeros(len(Z), bool), np.ones(int(guest.sum()), bool)])
+    frame.insert(0, "test", np.full(len(take), test))
+    frame.insert(0, "guest", np.r_[np.full(len(Z), test), np.ones(int(second.sum()), bool)])
     frame.insert(0, "row", rows[take])
-    frame.insert(0, "cell", np.r_[cell[:, 0], cell[guest, 1] if nearest == 2 else []].astype(np.int64))
+    frame.insert(0, "cell", np.r_[cell[:, 0], cell[second, 1] if nearest == 2 else []].astype(np.int64))
     return frame
+
+
+def _test_matches(tests, z_cols, index, rows, hashes, Z, bound: float) -> np.ndarray:
+    """A cell's candidate leaks: (test row, training row, distance, exact) for each test row
+    placed in the cell whose nearest training row is at most ``bound`` away or identical (the
+    same hash and the same features; the first such row)."""
+    T = np.ascontiguousarray(tests[z_cols].to_numpy(np.float32))
+    dist, near = index.search(T, 1)
+    dist, near = np.sqrt(np.maximum(dist[:, 0], 0)), near[:, 0]
+    order = np.lexsort((rows, hashes))
+    at = np.minimum(np.searchsorted(hashes[order], tests["hash"].to_numpy()), len(order) - 1)
+    same = order[at]
+    exact = (hashes[same] == tests["hash"].to_numpy()) & (Z[same] == T).all(axis=1)
+    match = np.where(exact, same, near)
+    keep = exact | ((dist <= bound) & (near >= 0))
+    return np.column_stack([tests["row"].to_numpy()[keep], rows[match[keep]],
+                            np.where(exact, 0.0, dist)[keep], exact[keep]]).astype(np.float64)
 
 
 #: The per-row columns of the join (cell order, then row order), with their types.
@@ -124,16 +143,18 @@ def _cell_stats(rows, Z, local, dist, hashes):
 
 def _join(frame, k: int, bound: float):
     """Each cell's rows searched exactly among themselves (``k`` nearest): the rows' columns
-    (:func:`_cell_stats`) and the candidate near-duplicate pairs, ``(row, neighbour, distance)``
+    (:func:`_cell_stats`), the candidate near-duplicate pairs, ``(row, neighbour, distance)``
     at most ``bound`` apart and not identical (identical rows are linked through their exact
-    group). A guest's pairs are with its host cell's rows."""
+    group; a guest's pairs are with its host cell's rows), and the test rows' candidate leaks
+    (:func:`_test_matches`)."""
     import faiss
     import pandas as pd
 
     z_cols = [c for c in frame.columns if c.startswith("z")]
-    stats, pairs = [], []
+    stats, pairs, leaks = [], [], []
     for _, whole in frame.groupby("cell", sort=True):
-        guests = whole[whole["guest"].to_numpy()]
+        is_test = whole["test"].to_numpy()
+        guests = whole[whole["guest"].to_numpy() & ~is_test]
         cell = whole[~whole["guest"].to_numpy()].sort_values("row")
         rows = cell["row"].to_numpy()
         Z = np.ascontiguousarray(cell[z_cols].to_numpy(np.float32))
@@ -142,6 +163,8 @@ def _join(frame, k: int, bound: float):
             continue
         index = faiss.IndexFlatL2(Z.shape[1])
         index.add(Z)
+        if is_test.any():
+            leaks.append(_test_matches(whole[is_test], z_cols, index, rows, cell["hash"].to_numpy(), Z, bound))
         if len(guests):
             # A guest's nearest members (the guest is not one of them): only its close ones count.
             gd, gi = index.search(np.ascontiguousarray(guests[z_cols].to_numpy(np.float32)), min(k, m))
@@ -161,7 +184,8 @@ def _join(frame, k: int, bound: float):
         keep = ~((first[i] >= 0) & (first[i] == first[o]))
         pairs.append(np.column_stack([rows[i[keep]], rows[o[keep]], dist[i[keep], j[keep]]]))
     found = np.concatenate(pairs) if pairs else np.zeros((0, 3))
-    return (pd.concat(stats, ignore_index=True) if stats else _empty_stats()), found.astype(np.float64)
+    leaked = np.concatenate(leaks) if leaks else np.zeros((0, 4))
+    return (pd.concat(stats, ignore_index=True) if stats else _empty_stats()), found.astype(np.float64), leaked
 
 
 def border_margin(features, n: int, mean: np.ndarray, scale: np.ndarray, random_state: int, *,
@@ -191,10 +215,11 @@ def border_margin(features, n: int, mean: np.ndarray, scale: np.ndarray, random_
 
 class CellJoin:
     """The cell join's result, kept on the workers: ``stats`` (a Dask DataFrame of :data:`STATS`
-    indexed by row, partitioned as the row blocks) and each partition's candidate pairs."""
+    indexed by row, partitioned as the row blocks), each partition's candidate pairs and, with a
+    held-out split, its candidate leaks."""
 
-    def __init__(self, stats, pairs, mean, scale, n_cells: int, bound: float, k: int):
-        self.stats, self.pairs, self.k = stats, pairs, k
+    def __init__(self, stats, pairs, mean, scale, n_cells: int, bound: float, k: int, leaks=None):
+        self.stats, self.pairs, self.k, self.leaks = stats, pairs, k, leaks
         self.mean, self.scale, self.n_cells, self.bound = mean, scale, n_cells, bound
 
     def column(self, name: str, chunks):
@@ -219,6 +244,22 @@ class CellJoin:
         pieces = [*found[0], *found[1]]
         return np.concatenate(pieces).reshape(-1, 2) if pieces else np.zeros((0, 2), np.int64)
 
+    def leaked(self, tau: float) -> np.ndarray:
+        """Each leaked test row's match: (test row, training row, exact) sorted by test row, the
+        row identical to it or else its nearest training row when at most ``tau`` away (a test
+        row searched in two cells keeps the better match)."""
+        import dask
+
+        def close(found, tau):
+            return found[(found[:, 3] > 0) | (found[:, 2] <= tau)]
+
+        found = dask.compute(*[dask.delayed(close)(p, tau) for p in self.leaks])
+        table = np.concatenate(found) if found else np.zeros((0, 4))
+        best = table[np.lexsort((table[:, 1], table[:, 2], -table[:, 3], table[:, 0]))]
+        first = np.r_[True, np.diff(best[:, 0]) > 0] if len(best) else np.zeros(0, bool)
+        best = best[first]
+        return np.column_stack([best[:, 0], best[:, 1], best[:, 3]]).astype(np.int64)
+
     def first_same(self, wanted: np.ndarray) -> np.ndarray:
         """The first identical row (-1: none) of each of the sorted ``wanted`` rows."""
         import dask
@@ -235,8 +276,9 @@ class CellJoin:
 
 
 def join_cells(features, n: int, *, k: int, random_state: int, factor: float = 0.1,
-               threshold: float | None = None) -> CellJoin:
-    """The cell join of the rows (module notes), its per-row columns in row order."""
+               threshold: float | None = None, test=None) -> CellJoin:
+    """The cell join of the rows (module notes), its per-row columns in row order; ``test``: a
+    held-out split's features (a Dask array), matched against the rows in the same cells."""
     import dask
     import dask.dataframe as dd
     from dask import delayed
@@ -247,18 +289,23 @@ def join_cells(features, n: int, *, k: int, random_state: int, factor: float = 0
     blocks = DaskBlocks(features)
     frames = [delayed(_block_frame)(part[0], np.array([s]), mean, scale, centre_rows, margin)
               for part, s in zip(blocks.parts, blocks.starts)]
+    if test is not None:
+        held = DaskBlocks(test)
+        frames += [delayed(_block_frame)(part[0], np.array([s]), mean, scale, centre_rows, margin, True)
+                   for part, s in zip(held.parts, held.starts)]
     meta = _block_frame(np.zeros((0, features.shape[1]), np.float32), np.array([0]), mean, scale, centre_rows, margin)
     table = dd.from_delayed(frames, meta=meta)
     by_cell = table.shuffle("cell", npartitions=max(1, len(blocks.parts)))
     # The candidate pairs' bound: the border margin (twice the threshold, or twice an overstated
     # estimate of it), so the threshold fixed later from every row's nearest distance is inside it.
-    joins = [delayed(_join, nout=2)(part, k, margin) for part in by_cell.to_delayed()]
-    persisted = dask.persist(*[j[0] for j in joins], *[j[1] for j in joins])  # one run of each join
-    stats_parts, pairs = list(persisted[: len(joins)]), list(persisted[len(joins):])
+    joins = [delayed(_join, nout=3)(part, k, margin) for part in by_cell.to_delayed()]
+    persisted = dask.persist(*[j[i] for i in range(3) for j in joins])  # one run of each join
+    p = len(joins)
+    stats_parts, pairs, leaks = list(persisted[:p]), list(persisted[p : 2 * p]), list(persisted[2 * p :])
     in_cells = dd.from_delayed(stats_parts, meta=_empty_stats())
     divisions = [int(s) for s in blocks.starts] + [n]
     stats = in_cells.set_index("row", divisions=divisions).persist()
-    return CellJoin(stats, pairs, mean, scale, len(centre_rows), margin, k)
+    return CellJoin(stats, pairs, mean, scale, len(centre_rows), margin, k, leaks if test is not None else None)
 
 
 __all__ = ["CELL_ROWS", "CellJoin", "join_cells", "standardize"]

@@ -60,4 +60,11 @@ def close(client: Any) -> None:
         cluster.close()
 
 
-__all__ = ["connect", "close"]
+def worker_memory(client: Any) -> int | None:
+    """The smallest memory limit of the client's workers in bytes (None: none is limited)."""
+    limits = [w.get("memory_limit") or 0 for w in client.scheduler_info().get("workers", {}).values()]
+    limits = [int(m) for m in limits if m]
+    return min(limits) if limits else None
+
+
+__all__ = ["connect", "close", "worker_memory"]

@@ -27,8 +27,17 @@ from .blocks import DaskBlocks
 
 #: A fold's training rows above this many are sampled (each class alike) for its fits.
 TRAIN_ROWS = 1_000_000
-#: ...and above this many bytes of features.
+#: ...and above this many bytes of features...
 TRAIN_BYTES = 512 * 2**20
+#: ...or this share of the smallest worker's memory limit: a fit holds its rows about four times
+#: over (the gathered parts, joined, and as float64 for the model), beside the worker's own data
+#: (5M x 64 on 2 GB workers: fits of 1M rows killed the workers; 1/16 of the limit did not).
+WORKER_SHARE = 1 / 16
+
+
+def fit_bytes(worker_memory: int | None) -> int:
+    """The bytes of features one fit may hold, on workers of ``worker_memory`` bytes (None: no limit)."""
+    return int(min(TRAIN_BYTES, worker_memory * WORKER_SHARE)) if worker_memory else TRAIN_BYTES
 
 
 def _uniform(start: int, n: int, seed: int) -> np.ndarray:
@@ -117,7 +126,8 @@ def _class_fold_counts(labels, folds, exclude, n_classes: int, n_folds: int) -> 
 
 
 def run_pass(X, labels, folds, plan: ProbePlan, *, n_classes: int, counts: np.ndarray, number: int,
-             exclude, random_state: int, say: Callable[[str], None] | None) -> tuple[Any, Any, dict]:
+             exclude, random_state: int, say: Callable[[str], None] | None,
+             worker_memory: int | None = None) -> tuple[Any, Any, dict]:
     """One pass on the cluster: ``(probs, probs for flagging, info)``, the arrays persisted."""
     import dask
     from dask import delayed
@@ -130,6 +140,7 @@ def run_pass(X, labels, folds, plan: ProbePlan, *, n_classes: int, counts: np.nd
                                                           plan.n_folds), np.add)
     width = int(np.prod(X.shape[1:]))
     models = []
+    sampled = False
     for fold in range(plan.n_folds):
         train_counts = by_fold[0].sum(axis=0) - by_fold[0][fold]
         kept_counts = by_fold[1].sum(axis=0) - by_fold[1][fold]
@@ -137,8 +148,9 @@ def run_pass(X, labels, folds, plan: ProbePlan, *, n_classes: int, counts: np.nd
         # What _without keeps in one process: a class that would lose every training row keeps them.
         fit_counts = np.where(np.isin(np.arange(k), lost), train_counts, kept_counts)
         rows = int(fit_counts.sum())
-        cap = min(TRAIN_ROWS, TRAIN_BYTES // max(4 * width, 1))
+        cap = min(TRAIN_ROWS, fit_bytes(worker_memory) // max(4 * width, 1))
         share = 1.0 if rows <= cap else cap / rows
+        sampled = sampled or share < 1.0
         chosen = fold_estimators(estimators, members, fit_counts, n, random_state)
         fold_models = []
         for e in chosen:
@@ -163,6 +175,8 @@ def run_pass(X, labels, folds, plan: ProbePlan, *, n_classes: int, counts: np.nd
     gated = plan.gate and members == plan.members
     kept = None
     info: dict[str, Any] = {}
+    if sampled:  # a stratified seeded sample of each fold's training rows (the cap: module notes)
+        info["fit_rows_at_most"] = int(min(TRAIN_ROWS, fit_bytes(worker_memory) // max(4 * width, 1)))
     if gated:
         # kept_members' rule, on accuracies summed over the blocks.
         acc = DaskBlocks(labels, packed, folds).reduce(_accuracy_counts, np.add, k, n_members)
@@ -179,8 +193,9 @@ def run_pass(X, labels, folds, plan: ProbePlan, *, n_classes: int, counts: np.nd
 
 
 def out_of_fold(X, labels, plan: ProbePlan, *, n_classes: int, counts: np.ndarray, random_state: int,
-                say: Callable[[str], None] | None = None) -> tuple[Any, Any, dict]:
-    """The plan's passes on the cluster: ``(probs, loss, info)`` (Dask arrays, persisted)."""
+                say: Callable[[str], None] | None = None, worker_memory: int | None = None) -> tuple[Any, Any, dict]:
+    """The plan's passes on the cluster: ``(probs, loss, info)`` (Dask arrays, persisted);
+    ``worker_memory``: the smallest worker's memory limit in bytes, which caps each fit's rows."""
     k = n_classes
     singletons = np.flatnonzero(counts == 1)
     per_block = DaskBlocks(labels).map(lambda lab: np.bincount(lab, minlength=k))
@@ -190,7 +205,7 @@ def out_of_fold(X, labels, plan: ProbePlan, *, n_classes: int, counts: np.ndarra
     if plan.n_folds == 0:
         raise ValueError("no class can be cross-validated")
     result, flag_probs, info = run_pass(X, labels, folds, plan, n_classes=k, counts=counts, number=1, exclude=None,
-                                        random_state=random_state, say=say)
+                                        random_state=random_state, say=say, worker_memory=worker_memory)
     previous = None
     done = 1
     excluded = 0
@@ -203,7 +218,8 @@ def out_of_fold(X, labels, plan: ProbePlan, *, n_classes: int, counts: np.ndarra
             say(f"probe pass {done + 1}/{plan.passes}: refitting without the {n_flagged} samples flagged so far")
         previous = result
         result, flag_probs, info = run_pass(X, labels, folds, plan, n_classes=k, counts=counts, number=done + 1,
-                                            exclude=flagged, random_state=random_state, say=say)
+                                            exclude=flagged, random_state=random_state, say=say,
+                                            worker_memory=worker_memory)
         excluded = n_flagged
         done += 1
     if done >= 3:

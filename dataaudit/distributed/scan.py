@@ -15,7 +15,7 @@ import numpy as np
 from .. import probe as probes
 from .._version import __version__
 from ..checks import REGISTRY
-from ..checks.base import SEVERITY_ORDER, Finding
+from ..checks.base import NEED_TEST, SEVERITY_ORDER, Finding
 from ..errors import InputError, UsageError, param
 from ..report import SCHEMA_VERSION
 from ..selection import select_checks, validate_options
@@ -23,8 +23,11 @@ from ..timings import Stopwatch
 from ..utils import json_value, resolve_seed
 from . import require
 from .arrays import aligned, as_rows
-from .audit import NEIGHBOURS, ON_CLUSTER, run_class_balance, run_duplicates, run_high_loss, run_label_issues
+from .audit import (
+    NEIGHBOURS, ON_CLUSTER, run_class_balance, run_duplicates, run_high_loss, run_label_issues, run_leakage,
+)
 from .cells import join_cells
+from .cluster import worker_memory
 from .outliers import run_outliers
 from .blocks import DaskBlocks
 from .probe import out_of_fold
@@ -56,9 +59,9 @@ def _check_labels(y) -> None:
         raise InputError(f"{param('y')} holds {y.dtype} values: give class labels (integers or text)")
 
 
-def _selected(checks: str | Iterable[str] | None) -> tuple[list[str], list[str]]:
+def _selected(checks: str | Iterable[str] | None, has_test: bool) -> tuple[list[str], list[str]]:
     """The checks to run on the cluster and those of the default set left out."""
-    names = select_checks(checks, available=set())
+    names = select_checks(checks, available={NEED_TEST} if has_test else set())
     if checks is not None:
         other = [c for c in names if c not in ON_CLUSTER]
         if other:
@@ -68,7 +71,34 @@ def _selected(checks: str | Iterable[str] | None) -> tuple[list[str], list[str]]
     return [c for c in names if c in ON_CLUSTER], [c for c in names if c not in ON_CLUSTER]
 
 
+def _test_split(X_test: Any, y_test: Any, n_features: int):
+    """The held-out split as Dask arrays (float32 features, labels blocked alike), validated."""
+    if X_test is None or y_test is None:
+        raise UsageError(f"give both {param('X_test')} and {param('y_test')}, or neither")
+    features = as_rows(X_test, "X_test")
+    m = int(features.shape[0])
+    if features.ndim != 2:
+        features = features.reshape((m, int(np.prod(features.shape[1:]))))
+    if features.shape[1] != n_features:
+        raise InputError(f"{param('X_test')} has {features.shape[1]} features per sample but X has {n_features}: the "
+                         "splits must have the same columns")
+    if features.dtype.kind not in "biuf":
+        raise InputError(f"{param('X_test')} holds {features.dtype} values: give numbers")
+    labels = as_rows(y_test, "y_test")
+    if labels.ndim != 1 or labels.shape[0] != m:
+        raise InputError(f"X_test has {m} samples but {param('y_test')} has shape {labels.shape}: give one label per "
+                         "test sample")
+    labels = aligned(features, labels)
+    _check_labels(labels)
+    bad = DaskBlocks(features).reduce(lambda b: int((~np.isfinite(b)).sum()), lambda a, b: a + b)
+    if bad:
+        raise InputError(f"{param('X_test')} holds {bad} missing or infinite values: impute or drop them before a "
+                         "scan on a cluster")
+    return features.astype(np.float32), labels
+
+
 def scan_on_cluster(X: Any, y: Any, *, client: Any, model: Any = "auto", pred_probs: Any = None,
+                    X_test: Any = None, y_test: Any = None,
                     checks: str | Iterable[str] | None = None, random_state: Any = 0,
                     options: Mapping[str, Mapping[str, Any]] | None = None,
                     progress: Callable[[str], None] | None = None) -> ClusterReport:
@@ -103,7 +133,9 @@ def scan_on_cluster(X: Any, y: Any, *, client: Any, model: Any = "auto", pred_pr
         classes = _classes(labels_given)
         labels = _codes(labels_given, classes).persist()
         counts = DaskBlocks(labels).reduce(lambda b: np.bincount(b, minlength=len(classes)), np.add)
-        selected, left_out = _selected(checks)
+        has_test = X_test is not None or y_test is not None
+        test_features, test_labels = _test_split(X_test, y_test, int(features.shape[1])) if has_test else (None, None)
+        selected, left_out = _selected(checks, has_test)
         if probes.is_keras_file(model) or probes.is_keras_model(model):
             raise UsageError(f"a Keras model as {param('model')} does not run on a cluster yet; use a scikit-learn model")
     k = len(classes)
@@ -136,11 +168,15 @@ def scan_on_cluster(X: Any, y: Any, *, client: Any, model: Any = "auto", pred_pr
                 sample = features[: min(n, 2000)].compute()
                 plan = probes.make_plan(model, counts, sample_shape, random_state=seed, sample=sample, **probe_options)
                 probs, loss, probe_summary = out_of_fold(features, labels, plan, n_classes=k, counts=counts,
-                                                         random_state=seed, say=progress)
-    if "duplicates" in selected or "outliers" in selected:
+                                                         random_state=seed, say=progress,
+                                                         worker_memory=worker_memory(client))
+    if {"duplicates", "outliers", "leakage"} & set(selected):
         with watch.stage("neighbours"):
             near = {key: value for key, value in check_opts.get("duplicates", {}).items() if key in ("threshold", "factor")}
-            join = join_cells(features, n, k=NEIGHBOURS, random_state=seed, **near)
+            if "factor" in check_opts.get("leakage", {}) and "threshold" not in near:
+                # The candidates' bound is twice the largest threshold asked for.
+                near["factor"] = max(near.get("factor", 0.1), check_opts["leakage"]["factor"])
+            join = join_cells(features, n, k=NEIGHBOURS, random_state=seed, test=test_features, **near)
             neighbours_info = {"k": NEIGHBOURS, "method": "cell join", "metric": "euclidean (standardised features)",
                                "cells": join.n_cells}
     results = []
@@ -155,6 +191,8 @@ def scan_on_cluster(X: Any, y: Any, *, client: Any, model: Any = "auto", pred_pr
                 results.append(run_high_loss(labels, loss, n, label_name, **opts))
             elif name == "duplicates":
                 results.append(run_duplicates(join, labels, n, k, label_name, **opts))
+            elif name == "leakage":
+                results.append(run_leakage(join, labels, test_labels, classes, n, label_name, **opts))
             elif name == "outliers":
                 results.append(run_outliers(features, labels, join, n, label_name, random_state=seed, **opts))
     with watch.stage("report"):
