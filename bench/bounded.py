@@ -63,7 +63,7 @@ def scan(directory: str, workers: int = 2, memory: str = "2GB") -> dict:
     sampler = MemorySampler()
     t0 = time.perf_counter()
     with LocalCluster(n_workers=workers, threads_per_worker=1, memory_limit=memory, dashboard_address=":0",
-                      silence_logs=logging.ERROR) as cluster, Client(cluster) as watcher:
+                      silence_logs=logging.WARNING) as cluster, Client(cluster) as watcher:
         started = set(watcher.scheduler_info()["workers"])
         with sampler.sample("run", client=watcher, interval=0.5):
             scan_files(os.path.join(directory, "X"), os.path.join(directory, "y"), out=out,

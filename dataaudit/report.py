@@ -91,6 +91,10 @@ class Report:
         idx = np.flatnonzero(verdict.flag)
         return idx[np.argsort(np.asarray(verdict.score)[idx], kind="stable")][:limit]
 
+    def flag_count(self, check: str) -> int:
+        """How many rows ``check`` flagged."""
+        return int(np.count_nonzero(self.verdicts[check].flag))
+
     def __repr__(self) -> str:
         d = self.summary["dataset"]
         return (
@@ -119,6 +123,8 @@ class Report:
     def sample_weight(self, *, balance_classes: bool = False, drop_flagged: bool = False) -> np.ndarray:
         """One weight per sample for ``fit(X, y, sample_weight=w)``; mean 1 over non-zero weights.
 
+        The weight is the product of each check's factor (:mod:`dataaudit.remedies` has the formula).
+
         Parameters
         ----------
         balance_classes : bool, default False
@@ -126,8 +132,6 @@ class Report:
         drop_flagged : bool, default False
             Zero the rows the checks exclude (label issues, minority labels of conflicting
             duplicates, outliers) instead of down-weighting them.
-
-        See :mod:`dataaudit.remedies` for the formula.
         """
         return remedies.sample_weight(self.verdicts.values(), self._labels, len(self._classes),
                                       balance_classes=balance_classes, drop_flagged=drop_flagged)

@@ -137,7 +137,11 @@ def test_cluster_report_files(client, planted, tmp_path):
     report = dataaudit.scan(X[:6000], y[:6000], model="logistic", checks="label_issues", client=client)
     written = report.save(tmp_path)
     names = sorted(os.path.basename(p) for p in written)
-    assert names == ["report.json", "sample_weight.npy", "samples.parquet", "split.npz", "timings.json"]
+    assert names == ["report.html", "report.json", "sample_weight.npy", "samples.parquet", "split.npz", "timings.json"]
+    page = (tmp_path / "report.html").read_text()
+    worst = report.summary["label_issues"]["worst"][0]
+    assert f"Likely mislabeled ({report.summary['label_issues']['n_label_issues']})" in page
+    assert f">{worst['index']}<" in page and f">{worst['label_quality']:.4g}<" in page
     table = pd.read_parquet(tmp_path / "samples.parquet")
     assert table.index.tolist() == list(range(6000))
     assert np.array_equal(table["is_label_issue"].to_numpy(), report.samples["is_label_issue"].compute().to_numpy())

@@ -275,10 +275,22 @@ class CellJoin:
         return table[np.searchsorted(table[:, 0], wanted), 1]
 
 
+#: Workers with less memory than this shuffle the rows by Dask's task-based shuffle: its pieces
+#: are ordinary task results, which a worker spills to disk under pressure, where the
+#: peer-to-peer shuffle's send buffer (1 GiB by default) alone filled workers of 2 GB (5M x 64).
+P2P_MIN_MEMORY = 8 * 2**30
+
+
+def shuffle_method(worker_memory: int | None) -> str:
+    """Dask's shuffle for workers of ``worker_memory`` bytes (None: no limit)."""
+    return "tasks" if worker_memory is not None and worker_memory < P2P_MIN_MEMORY else "p2p"
+
+
 def join_cells(features, n: int, *, k: int, random_state: int, factor: float = 0.1,
-               threshold: float | None = None, test=None) -> CellJoin:
+               threshold: float | None = None, test=None, worker_memory: int | None = None) -> CellJoin:
     """The cell join of the rows (module notes), its per-row columns in row order; ``test``: a
-    held-out split's features (a Dask array), matched against the rows in the same cells."""
+    held-out split's features (a Dask array), matched against the rows in the same cells;
+    ``worker_memory``: the smallest worker's memory limit (chooses the shuffle)."""
     import dask
     import dask.dataframe as dd
     from dask import delayed
@@ -295,7 +307,8 @@ def join_cells(features, n: int, *, k: int, random_state: int, factor: float = 0
                    for part, s in zip(held.parts, held.starts)]
     meta = _block_frame(np.zeros((0, features.shape[1]), np.float32), np.array([0]), mean, scale, centre_rows, margin)
     table = dd.from_delayed(frames, meta=meta)
-    by_cell = table.shuffle("cell", npartitions=max(1, len(blocks.parts)))
+    by_cell = table.shuffle("cell", npartitions=max(1, len(blocks.parts)),
+                            shuffle_method=shuffle_method(worker_memory))
     # The candidate pairs' bound: the border margin (twice the threshold, or twice an overstated
     # estimate of it), so the threshold fixed later from every row's nearest distance is inside it.
     joins = [delayed(_join, nout=3)(part, k, margin) for part in by_cell.to_delayed()]
@@ -304,7 +317,7 @@ def join_cells(features, n: int, *, k: int, random_state: int, factor: float = 0
     stats_parts, pairs, leaks = list(persisted[:p]), list(persisted[p : 2 * p]), list(persisted[2 * p :])
     in_cells = dd.from_delayed(stats_parts, meta=_empty_stats())
     divisions = [int(s) for s in blocks.starts] + [n]
-    stats = in_cells.set_index("row", divisions=divisions).persist()
+    stats = in_cells.set_index("row", divisions=divisions, shuffle_method=shuffle_method(worker_memory)).persist()
     return CellJoin(stats, pairs, mean, scale, len(centre_rows), margin, k, leaks if test is not None else None)
 
 

@@ -102,9 +102,10 @@ class ClusterReport(Report):
         raise UsageError("clean_data is for arrays in memory; on a cluster, select rows with report.samples")
 
     def save(self, directory: str | os.PathLike) -> list[str]:
-        """``report.json``, ``samples.parquet/`` (one file per partition), ``sample_weight.npy``
-        (each block written by a worker: ``directory`` must be on a file system every worker
-        sees), ``split.npz`` (written block by block) and ``timings.json``, each atomically."""
+        """``report.json``, ``report.html``, ``samples.parquet/`` (one file per partition),
+        ``sample_weight.npy`` (each block written by a worker: ``directory`` must be on a file
+        system every worker sees), ``split.npz`` (written block by block) and ``timings.json``,
+        each atomically."""
         directory = io.check_output_dir(directory, what="directory")
         written = []
         try:
@@ -121,6 +122,10 @@ class ClusterReport(Report):
             written.append(path)
             io.write_json(os.path.join(directory, "report.json"), self.summary)
             written.append(os.path.join(directory, "report.json"))
+            from ..render.html import render
+
+            io.write_text(os.path.join(directory, "report.html"), render(_Page(self)))
+            written.append(os.path.join(directory, "report.html"))
             if self.timings is not None:
                 io.write_json(os.path.join(directory, "timings.json"), self.timings)
                 written.append(os.path.join(directory, "timings.json"))
@@ -159,6 +164,50 @@ class ClusterReport(Report):
                                 member.write((np.flatnonzero(block.compute() == code) + start).astype(np.int64).tobytes())
 
         io.atomic_write(path, write, binary=True)
+
+
+#: Per check drawn by the generic section of report.html: the figure counting its flagged rows and
+#: the columns shown (as the check's own row verdict names them).
+LISTED = {"label_issues": ("n_label_issues", ("label", "suggested_label", "label_quality")),
+          "high_loss": ("n_high_loss", ("label", "loss")),
+          "outliers": ("n_outliers", ("label", "outlier_score"))}
+
+
+class _Shown:
+    def __init__(self, shown: tuple):
+        self.shown = shown
+
+
+class _Page:
+    """What ``report.html`` reads of a cluster's report: its summary, and only the rows the page
+    lists (each check's worst, the conflicting groups' first members) gathered from the samples."""
+
+    #: Members shown per conflicting group (as the page draws them).
+    GROUP_MEMBERS = 6
+
+    def __init__(self, report: ClusterReport):
+        from ..checks import REGISTRY
+        from ..render.html import MAX_ROWS
+
+        summary = report.summary
+        self.summary, self.raw = summary, None
+        self.sample_shape = tuple(summary["dataset"]["sample_shape"])
+        checks = summary["checks_run"]
+        self.titles = {name: REGISTRY[name].TITLE for name in checks}
+        self.verdicts = {name: _Shown(LISTED[name][1] if name in LISTED else ("label",)) for name in checks}
+        self._listed = {name: np.array([r["index"] for r in summary[name].get("worst", [])][:MAX_ROWS], np.int64)
+                        for name in checks if name in LISTED}
+        rows = [*self._listed.values()]
+        for group in summary.get("duplicates", {}).get("conflicting_groups", [])[:MAX_ROWS]:
+            rows.append(np.asarray(group["indices"][: self.GROUP_MEMBERS], np.int64))
+        wanted = np.unique(np.concatenate(rows)) if rows else np.zeros(0, np.int64)
+        self.samples = report.samples.map_partitions(lambda part: part[part.index.isin(wanted)]).compute()
+
+    def listed(self, check: str, limit: int) -> np.ndarray:
+        return self._listed[check][:limit]
+
+    def flag_count(self, check: str) -> int:
+        return int(self.summary[check][LISTED[check][0]])
 
 
 def _write_part(frame, path: str) -> int:

@@ -176,7 +176,8 @@ def scan_on_cluster(X: Any, y: Any, *, client: Any, model: Any = "auto", pred_pr
             if "factor" in check_opts.get("leakage", {}) and "threshold" not in near:
                 # The candidates' bound is twice the largest threshold asked for.
                 near["factor"] = max(near.get("factor", 0.1), check_opts["leakage"]["factor"])
-            join = join_cells(features, n, k=NEIGHBOURS, random_state=seed, test=test_features, **near)
+            join = join_cells(features, n, k=NEIGHBOURS, random_state=seed, test=test_features,
+                              worker_memory=worker_memory(client), **near)
             neighbours_info = {"k": NEIGHBOURS, "method": "cell join", "metric": "euclidean (standardised features)",
                                "cells": join.n_cells}
     results = []

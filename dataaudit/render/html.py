@@ -184,16 +184,15 @@ def _rows_table(report, indices, columns: list[str], thumb: _Thumbs) -> str:
     rows = []
     for i in indices:
         cells = [(str(int(i)), int(i))] + ([(thumb(i), int(i))] if thumb.ok else [])
-        rows.append(cells + [_cell(samples[c].iat[int(i)]) for c in columns])
+        rows.append(cells + [_cell(samples[c].at[int(i)]) for c in columns])
     return _table(head, rows)
 
 
 def _generic_section(report, name: str, thumb: _Thumbs) -> str:
     """A check's flagged rows, worst first, with the columns its verdict names."""
-    verdict = report.verdicts[name]
     idx = report.listed(name, MAX_ROWS)
-    columns = [c for c in verdict.shown if c in report.samples.columns]
-    n_flagged = int(np.count_nonzero(verdict.flag))
+    columns = [c for c in report.verdicts[name].shown if c in report.samples.columns]
+    n_flagged = report.flag_count(name)
     body = _rows_table(report, idx, columns, thumb) if len(idx) else "<p>None.</p>"
     more = f'<p class="muted">The {len(idx)} worst shown; samples.csv has all {n_flagged}.</p>' if n_flagged > len(idx) else ""
     return f"<section><h2>{_e(report.titles.get(name, name))} ({n_flagged})</h2>{body}{more}</section>"
@@ -210,9 +209,9 @@ def _duplicates_section(report, name: str, thumb: _Thumbs) -> str | None:
         if thumb.ok:
             pics = "".join(
                 f'<span style="display:inline-block;text-align:center;margin-right:6px">{thumb(i)}<br>'
-                f'<small>#{int(i)}: {_e(samples["label"].iat[int(i)])}</small></span>' for i in members)
+                f'<small>#{int(i)}: {_e(samples["label"].at[int(i)])}</small></span>' for i in members)
         else:
-            pics = ", ".join(f"#{int(i)}: {_e(samples['label'].iat[int(i)])}" for i in members)
+            pics = ", ".join(f"#{int(i)}: {_e(samples['label'].at[int(i)])}" for i in members)
         counts = ", ".join(f"{_e(k)} x{v}" for k, v in g["label_counts"].items())
         rows.append([(str(g["group"]), g["group"]), (str(g["size"]), g["size"]), (pics, g["size"]), counts, g["majority_label"],
                      "exact" if g.get("exact") else "near"])
