@@ -243,7 +243,7 @@ def two_level_centroids(sample: np.ndarray, n_cells: int, *, random_state: int,
     return np.ascontiguousarray(np.vstack(centres)[:n_cells], dtype=np.float32)
 
 
-def _hnsw_quantizer(centres: np.ndarray):
+def hnsw_quantizer(centres: np.ndarray):
     """An HNSW graph over the cells' centres, built in one thread (faiss builds HNSW in
     parallel with an order that depends on thread scheduling; one thread gives one graph)."""
     import faiss
@@ -266,7 +266,7 @@ def _pq_index(d: int, n_cells: int, *, random_state: int, n_probe: int, centres:
     import faiss
 
     codes, _ = pq_codes(d)
-    quantizer = faiss.IndexFlatL2(d) if centres is None else _hnsw_quantizer(centres)
+    quantizer = faiss.IndexFlatL2(d) if centres is None else hnsw_quantizer(centres)
     ivf = _seeded(faiss.IndexIVFPQFastScan(quantizer, d, n_cells, codes, 4), random_state, TRAIN_ITERATIONS)
     if centres is not None:
         ivf.referenced_objects = [quantizer]
@@ -277,5 +277,5 @@ def _pq_index(d: int, n_cells: int, *, random_state: int, n_probe: int, centres:
     return index
 
 
-__all__ = ["METHODS", "Search", "build_search", "drop_self", "ivf_index", "padded", "pq_cells", "pq_codes",
-           "two_level_centroids"]
+__all__ = ["METHODS", "Search", "build_search", "drop_self", "hnsw_quantizer", "ivf_index", "padded", "pq_cells",
+           "pq_codes", "two_level_centroids"]

@@ -244,6 +244,25 @@ def test_cluster_finds_the_planted_duplicates_and_their_conflicts(client, tmp_pa
     assert remote.summary["neighbors"]["method"] == "cell join"
 
 
+def test_many_cells_are_found_through_a_graph_of_their_centres(client, tmp_path, monkeypatch):
+    import dask.array as da
+
+    import dataaudit
+    from bench.growth import write_planted
+    from dataaudit.distributed import cells
+    from dataaudit.search import HNSW_MIN_CELLS
+
+    x_path, y_path, planted_path = write_planted(str(tmp_path), 24_000)
+    X, y, planted = np.load(x_path), np.load(y_path), np.load(planted_path)
+    monkeypatch.setattr(cells, "CELL_ROWS", 11)  # 2,181 cells: found by HNSW on the workers
+    assert 24_000 // cells.CELL_ROWS >= HNSW_MIN_CELLS
+    remote = dataaudit.scan(da.from_array(X, chunks=(5_000, 64)), da.from_array(y, chunks=5_000), checks="duplicates",
+                            client=client)
+    assert remote.summary["neighbors"]["cells"] >= HNSW_MIN_CELLS
+    group = remote.samples["duplicate_group"].compute().to_numpy()
+    assert (group[np.r_[planted["sources"], planted["copies"]]] >= 0).all()
+
+
 def _cli(*args, timeout=240):
     return subprocess.run([sys.executable, "-m", "dataaudit", "scan", *args, "-q"], capture_output=True, text=True,
                           cwd=ROOT, timeout=timeout)

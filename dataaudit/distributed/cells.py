@@ -17,7 +17,7 @@ import numpy as np
 from ..checks.outlier_views import feature_shares, inverse_dimensions, reach_and_reference
 from ..neighbors import SPARSE_ROWS, standardize_from_sums, standardize_sums, usual_values
 from ..rowhash import row_hashes
-from ..search import HNSW_MIN_CELLS, drop_self, two_level_centroids
+from ..search import HNSW_MIN_CELLS, drop_self, hnsw_quantizer, two_level_centroids
 from .blocks import DaskBlocks
 
 #: Rows per cell of the join, and the k-means training rows per cell.
@@ -62,8 +62,11 @@ def _block_frame(X, start, mean, scale, centre_rows, margin: float, test: bool =
     import pandas as pd
 
     Z = ((np.asarray(X, np.float32) - mean) / scale).astype(np.float32)
-    index = faiss.IndexFlatL2(Z.shape[1])
-    index.add(centre_rows)
+    if len(centre_rows) >= HNSW_MIN_CELLS:  # many cells: found by a graph over the centres, as one process's
+        index = hnsw_quantizer(centre_rows)
+    else:
+        index = faiss.IndexFlatL2(Z.shape[1])
+        index.add(centre_rows)
     nearest = min(2, len(centre_rows))
     D, cell = index.search(Z, nearest)
     s = int(start[0]) if len(start) else 0
@@ -299,11 +302,12 @@ def join_cells(features, n: int, *, k: int, random_state: int, factor: float = 0
     centre_rows = centres(features, n, mean, scale, random_state)
     margin = border_margin(features, n, mean, scale, random_state, factor=factor, threshold=threshold)
     blocks = DaskBlocks(features)
-    frames = [delayed(_block_frame)(part[0], np.array([s]), mean, scale, centre_rows, margin)
+    shared = delayed(centre_rows)  # one key for every block (not a copy in each task)
+    frames = [delayed(_block_frame)(part[0], np.array([s]), mean, scale, shared, margin)
               for part, s in zip(blocks.parts, blocks.starts)]
     if test is not None:
         held = DaskBlocks(test)
-        frames += [delayed(_block_frame)(part[0], np.array([s]), mean, scale, centre_rows, margin, True)
+        frames += [delayed(_block_frame)(part[0], np.array([s]), mean, scale, shared, margin, True)
                    for part, s in zip(held.parts, held.starts)]
     meta = _block_frame(np.zeros((0, features.shape[1]), np.float32), np.array([0]), mean, scale, centre_rows, margin)
     table = dd.from_delayed(frames, meta=meta)
