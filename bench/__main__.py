@@ -25,7 +25,7 @@ from .common import DOCS, SECTIONS
 SUITES = ["detection", "outliers", "scale", "growth", "cluster", "downstream", "symptoms", "dynamics", "images"]
 #: Hand-written sections (docs/bench/NAME.md) that follow the suites: why the code's rules are
 #: what they are, with the figures that chose them. No suite rewrites them.
-NOTES = ["probe_plan", "neighbor_graph"]
+NOTES = ["bounded", "probe_plan", "neighbor_graph"]
 
 
 def _machine() -> str:

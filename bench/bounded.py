@@ -110,14 +110,49 @@ def _found(directory: str, out: str) -> dict:
 def table(results: list[dict]) -> str:
     rows = []
     for r in results:
-        stages = r["timings"]["stages"] if "stages" in r["timings"] else r["timings"]
-        slow = sorted(((v["seconds"] if isinstance(v, dict) else v, k) for k, v in stages.items()), reverse=True)[:3]
+        slow = sorted(((v, k) for k, v in _stage_seconds(r).items()), reverse=True)[:3]
         rows.append([f"{r['n']:,} x {r['d']}", r["seconds"], r["cluster_peak_gb"], r["driver_peak_gb"],
                      r["workers_replaced"], r["worker_removals_logged"], r["label_f1"], r["copies_found"],
                      r["conflicts_found"], r["far_rows_found"], ", ".join(f"{k} {s:.0f} s" for s, k in slow)])
     return md_table(["rows x features", "wall s", "cluster peak GB", "driver peak GB", "workers replaced",
                      "removals in the scheduler's log", "label F1", "near copies found", "their conflicts found",
                      "far rows found", "slowest stages"], rows)
+
+
+#: Rows and workers the scaling table projects to.
+PROJECTED = ((100_000_000, 32), (100_000_000, 256), (1_000_000_000, 32), (1_000_000_000, 256))
+
+
+def _stage_seconds(result: dict) -> dict[str, float]:
+    """Each stage's seconds, and the writing of the files (the wall time the stages leave)."""
+    stages = {s["stage"]: float(s["seconds"]) for s in result["timings"]["stages"]}
+    stages["write --out"] = max(result["seconds"] - sum(stages.values()), 0.0)
+    return stages
+
+
+def scaling(small: dict, large: dict) -> str:
+    """The scaling table: each stage as a fixed part plus a part per row (fitted through the two
+    sizes measured on the same workers), rows per worker-second, and the projected time of
+    larger runs when the part per row is spread over more workers and the fixed part is not."""
+    a, b = _stage_seconds(small), _stage_seconds(large)
+    workers = large["workers"]
+    rows, totals = [], {p: 0.0 for p in PROJECTED}
+    for stage in b:
+        if stage not in a:
+            continue
+        per_row = max((b[stage] - a[stage]) / (large["n"] - small["n"]), 0.0)
+        fixed = max(a[stage] - per_row * small["n"], 0.0)
+        rate = 1.0 / (per_row * workers) if per_row > 0 else float("inf")
+        projected = [fixed + per_row * n * workers / w for n, w in PROJECTED]
+        for p, t in zip(PROJECTED, projected):
+            totals[p] += t
+        rows.append([stage, a[stage], b[stage], b[stage] / max(a[stage], 1e-9), f"{rate:,.0f}", fixed,
+                     *[f"{t / 60:,.1f}" for t in projected]])
+    rows.append(["total", sum(a.values()), sum(b.values()), sum(b.values()) / sum(a.values()), "", "",
+                 *[f"{totals[p] / 60:,.1f}" for p in PROJECTED]])
+    head = ["stage", f"s at {small['n'] / 1e6:g}M", f"s at {large['n'] / 1e6:g}M", "ratio", "rows per worker-second",
+            "fixed s", *[f"min at {n / 1e6:,.0f}M on {w}" for n, w in PROJECTED]]
+    return md_table(head, rows)
 
 
 if __name__ == "__main__":
@@ -127,6 +162,10 @@ if __name__ == "__main__":
     elif command == "scan":
         print(json.dumps(scan(rest[0]), indent=1))
     elif command == "table":
-        print(table([json.load(open(os.path.join(d, "result.json"))) for d in rest]))
+        results = [json.load(open(os.path.join(d, "result.json"))) for d in rest]
+        print(table(results))
+        if len(results) >= 2:
+            print()
+            print(scaling(results[0], results[1]))
     else:
         sys.exit(f"unknown command {command!r}: prepare, scan or table")

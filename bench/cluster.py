@@ -3,7 +3,7 @@
 Data: ``bench.growth.write_planted`` (20 Gaussian clusters in 64 dimensions, 5% of the labels
 flipped, near copies half of them with the other label, far rows), a float32 ``.npy`` file. One
 process: ``dataaudit.scan(np.load(X, mmap_mode="r"), y)`` with the checks a cluster runs
-(class balance, label issues, high loss, duplicates) and the default probe. Cluster: the same call with
+(class balance, label issues, high loss, duplicates, outliers) and the default probe. Cluster: the same call with
 ``client=`` a LocalCluster of 1 and of 2 single-threaded worker processes, the rows read by the
 workers from the file (``dataaudit.distributed.arrays.load_rows``). Compared: the label-issue
 flags (identical, Jaccard), label F1 on the planted flips, every figure of ``report.json`` that
@@ -26,12 +26,13 @@ from .common import md_table, prf
 from .growth import write_planted
 
 TITLE = "On a Dask cluster: the same verdicts as one process"
-CHECKS = "class_balance,label_issues,high_loss,duplicates"
+COLUMNS = ["is_label_issue", "duplicate_group", "is_conflicting_duplicate", "is_outlier"]
+CHECKS = "class_balance,label_issues,high_loss,duplicates,outliers"
 
 
 def _figures(summary: dict) -> dict:
     return {k: summary[k] for k in ("dataset", "probe", "class_balance", "label_issues", "high_loss", "duplicates",
-                                    "metrics")}
+                                    "outliers", "metrics")}
 
 
 def _differences(a: dict, b: dict, path: str = "") -> list[str]:
@@ -46,12 +47,16 @@ def _differences(a: dict, b: dict, path: str = "") -> list[str]:
     return [] if json.dumps(a) == json.dumps(b) else [path]
 
 
+def _jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a & b).sum() / max((a | b).sum(), 1))
+
+
 def local_scan(x_path: str, y_path: str) -> tuple[dict, np.ndarray, float]:
     import dataaudit
 
     t0 = time.perf_counter()
     report = dataaudit.scan(np.load(x_path, mmap_mode="r"), np.load(y_path), checks=CHECKS)
-    columns = report.samples[["is_label_issue", "duplicate_group", "is_conflicting_duplicate"]]
+    columns = report.samples[COLUMNS]
     return report.summary, columns, time.perf_counter() - t0
 
 
@@ -67,7 +72,7 @@ def cluster_scan(x_path: str, y_path: str, workers: int) -> tuple[dict, np.ndarr
         X, _ = load_rows(x_path, "X")
         y, _ = load_rows(y_path, "y")
         report = dataaudit.scan(X, y, checks=CHECKS, client=client)
-        columns = report.samples[["is_label_issue", "duplicate_group", "is_conflicting_duplicate"]].compute()
+        columns = report.samples[COLUMNS].compute()
         seconds = time.perf_counter() - t0
     return report.summary, columns, seconds
 
@@ -81,6 +86,7 @@ def run(quick: bool = False, n: int | None = None) -> str:
         truth[planted["flipped"]] = True
         copies = np.r_[planted["sources"], planted["copies"]]
         conflicting = planted["conflicting"]
+        far = planted["far"]
         runs = {"one process": local_scan(x_path, y_path)}
         print(f"   cluster bench {n:,}: one process {runs['one process'][2]:.0f} s", file=sys.stderr, flush=True)
         for workers in (1, 2):
@@ -88,6 +94,7 @@ def run(quick: bool = False, n: int | None = None) -> str:
             print(f"   cluster bench {n:,}: {workers} workers {runs[list(runs)[-1]][2]:.0f} s", file=sys.stderr, flush=True)
     base_summary, base_columns, base_seconds = runs["one process"]
     base_flags = base_columns["is_label_issue"].to_numpy()
+    base_outliers = base_columns["is_outlier"].to_numpy()
     rows = []
     for name, (summary, columns, seconds) in runs.items():
         flags = columns["is_label_issue"].to_numpy()
@@ -97,9 +104,12 @@ def run(quick: bool = False, n: int | None = None) -> str:
         rows.append([name, seconds, seconds / base_seconds, int(flags.sum()), bool(np.array_equal(flags, base_flags)),
                      float(jaccard), prf(flags, truth)[2], summary["probe"]["passes"],
                      float((group[copies] >= 0).mean()), float(columns["is_conflicting_duplicate"].to_numpy()[conflicting].mean()),
+                     _jaccard(columns["is_outlier"].to_numpy(), base_outliers),
+                     float(columns["is_outlier"].to_numpy()[far].mean()),
                      bool(np.array_equal(group, base_columns["duplicate_group"].to_numpy())),
                      "none" if not differ else f"{len(differ)}: " + ", ".join(differ[:4])])
     table = md_table(["run", "wall s", "time / one process", "flagged", "flags identical", "Jaccard", "label F1",
-                      "probe passes", "near copies found", "their conflicts found", "duplicate groups identical",
+                      "probe passes", "near copies found", "their conflicts found", "outliers' Jaccard",
+                      "far rows found", "duplicate groups identical",
                       "report.json figures that differ"], rows)
     return f"## {TITLE}\n\n{__doc__.strip()}\n\n{n:,} rows x 64 features.\n\n{table}\n"

@@ -74,6 +74,25 @@ def test_dealt_folds_are_stratified_and_the_same_for_any_blocks():
     assert not np.array_equal(deal_folds(labels, 5, 8), whole)  # the seed deals differently
 
 
+def test_a_small_cell_still_measures_its_rows():
+    from dataaudit.distributed.cells import _cell_stats
+    from dataaudit.distributed.outliers import _knn_view
+    from dataaudit.search import drop_self
+
+    rng = np.random.default_rng(0)
+    Z = (12 * np.sign(rng.normal(size=(5, 8)))).astype(np.float32)  # rows far from the rest, in a cell of 5
+    d2 = ((Z[:, None] - Z[None]) ** 2).sum(axis=2)
+    order = np.argsort(d2, axis=1)
+    local, dist = drop_self(order, np.sqrt(np.take_along_axis(d2, order, axis=1)))
+    stats = _cell_stats(np.arange(5), Z, local, dist, np.arange(5), k=10)
+    assert np.isfinite(stats["reach"]).all() and (stats["reach"] > 20).all()
+    assert np.isnan(stats["inv_dim"]).all()  # a partial neighbourhood says nothing of the dimension
+    alone = _cell_stats(np.arange(1), Z[:1], np.zeros((1, 0), int), np.zeros((1, 0)), np.arange(1), k=10)
+    assert np.isnan(alone["reach"]).all()
+    view = _knn_view(np.zeros((1, 5)), np.array([[np.nan, np.nan]]), Z[:1], 3.3, 6.0, np.zeros(0))
+    assert view[0, 0] == 0.0  # no neighbour: no kNN verdict, and no NaN to hide the other views
+
+
 # ----------------------------------------------------------------------------- on a LocalCluster
 
 dask = pytest.importorskip("dask")

@@ -116,7 +116,7 @@ def _empty_stats():
     return pd.DataFrame({c: np.zeros(0, t) for c, t in STATS.items()})
 
 
-def _cell_stats(rows, Z, local, dist, hashes):
+def _cell_stats(rows, Z, local, dist, hashes, k: int):
     """One cell's per-row columns: the first identical row (-1: none), the nearest non-identical
     distance, and what the outliers' kNN view reads (reach, the neighbours' median reach, the
     inverse intrinsic dimension, the largest feature's share of the distance and that feature)."""
@@ -130,15 +130,17 @@ def _cell_stats(rows, Z, local, dist, hashes):
     positive = np.where(dist > 0, dist, np.inf).min(axis=1) if dist.shape[1] else np.full(m, np.inf)
     stats = {"row": rows, "first_same": np.where(counts[inverse] > 1, first_of[inverse], -1),
              "nearest": np.where(np.isfinite(positive), positive, np.nan)}
-    valid = local >= 0
-    if valid.all() and local.shape[1]:
+    if local.shape[1]:
+        # A cell of fewer than k + 1 rows (rows far from the rest often make one of their own)
+        # gives its rows the neighbours it has; their dimension estimate says nothing.
         reach, ref = reach_and_reference(local, dist)
         share, dominant = np.empty(m), np.empty(m, np.int64)
         for s in range(0, m, SHARE_ROWS):
             piece = slice(s, s + SHARE_ROWS)
             share[piece], dominant[piece] = feature_shares(Z[piece], Z[local[piece]])
-        stats.update(reach=reach, ref=ref, inv_dim=inverse_dimensions(dist), share=share, dominant=dominant)
-    else:  # a cell smaller than k + 1 rows: its rows have no full neighbourhood
+        inv_dim = inverse_dimensions(dist) if local.shape[1] == k else np.full(m, np.nan)
+        stats.update(reach=reach, ref=ref, inv_dim=inv_dim, share=share, dominant=dominant)
+    else:  # a row alone in its cell: no neighbour to measure (the other views judge it)
         stats.update(reach=np.full(m, np.nan), ref=np.full(m, np.nan), inv_dim=np.full(m, np.nan),
                      share=np.zeros(m), dominant=np.zeros(m, np.int64))
     return pd.DataFrame({c: np.asarray(v, dtype=STATS[c]) for c, v in stats.items()})
@@ -178,7 +180,7 @@ def _join(frame, k: int, bound: float):
         kk = min(k + 1, m)
         D, I = index.search(Z, kk)
         local, dist = drop_self(I, np.sqrt(np.maximum(D, 0)))
-        cell_stats = _cell_stats(rows, Z, local, dist, cell["hash"].to_numpy())
+        cell_stats = _cell_stats(rows, Z, local, dist, cell["hash"].to_numpy(), k)
         stats.append(cell_stats)
         first = cell_stats["first_same"].to_numpy()
         close = (dist <= bound) & (local >= 0)

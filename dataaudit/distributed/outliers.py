@@ -72,7 +72,8 @@ def _rare_constants(features, n: int) -> np.ndarray:
 def _knn_view(knn, ratios, X, t_local: float, t_global: float, rare: np.ndarray) -> np.ndarray:
     """Per row: the kNN view, whether it is a flagged constant row, and whether its kNN flag
     leaves the rows the tails are fitted on (far in many features, not one)."""
-    view = np.maximum(ratios[:, 0] / t_local, ratios[:, 1] / t_global)
+    # A row alone in its cell has no neighbour to measure (NaN): its other views judge it.
+    view = np.nan_to_num(np.maximum(ratios[:, 0] / t_local, ratios[:, 1] / t_global), nan=0.0)
     X = np.asarray(X)
     const = constant_mask(X) & np.isin(X[:, 0], rare) if len(rare) else np.zeros(len(X), bool)
     return np.column_stack([view, const, (view > 1) & (knn[:, 3] < SINGLE_SHARE)])
