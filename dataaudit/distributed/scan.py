@@ -71,30 +71,40 @@ def _selected(checks: str | Iterable[str] | None, has_test: bool) -> tuple[list[
     return [c for c in names if c in ON_CLUSTER], [c for c in names if c not in ON_CLUSTER]
 
 
-def _test_split(X_test: Any, y_test: Any, n_features: int):
-    """The held-out split as Dask arrays (float32 features, labels blocked alike), validated."""
-    if X_test is None or y_test is None:
-        raise UsageError(f"give both {param('X_test')} and {param('y_test')}, or neither")
-    features = as_rows(X_test, "X_test")
-    m = int(features.shape[0])
+def _rows_and_labels(X: Any, y: Any, x_name: str, y_name: str, n_features: int | None = None):
+    """Features (float32, flattened per sample) and labels as Dask arrays blocked alike, validated
+    on summaries; the samples' shape."""
+    features = as_rows(X, x_name)
+    n = int(features.shape[0])
+    sample_shape = tuple(int(s) for s in features.shape[1:])
     if features.ndim != 2:
-        features = features.reshape((m, int(np.prod(features.shape[1:]))))
-    if features.shape[1] != n_features:
-        raise InputError(f"{param('X_test')} has {features.shape[1]} features per sample but X has {n_features}: the "
+        features = features.reshape((n, int(np.prod(sample_shape))))
+    if n_features is not None and features.shape[1] != n_features:
+        raise InputError(f"{param(x_name)} has {features.shape[1]} features per sample but X has {n_features}: the "
                          "splits must have the same columns")
     if features.dtype.kind not in "biuf":
-        raise InputError(f"{param('X_test')} holds {features.dtype} values: give numbers")
-    labels = as_rows(y_test, "y_test")
-    if labels.ndim != 1 or labels.shape[0] != m:
-        raise InputError(f"X_test has {m} samples but {param('y_test')} has shape {labels.shape}: give one label per "
-                         "test sample")
+        raise InputError(f"{param(x_name)} holds {features.dtype} values: give numbers")
+    labels = as_rows(y, y_name)
+    if labels.ndim != 1:
+        raise InputError(f"{param(y_name)} has shape {labels.shape}: give one label per sample")
+    if labels.shape[0] != n:
+        raise InputError(f"{x_name} has {n} samples but {param(y_name)} has {labels.shape[0]} labels: they must match "
+                         "row for row")
     labels = aligned(features, labels)
     _check_labels(labels)
     bad = DaskBlocks(features).reduce(lambda b: int((~np.isfinite(b)).sum()), lambda a, b: a + b)
     if bad:
-        raise InputError(f"{param('X_test')} holds {bad} missing or infinite values: impute or drop them before a "
-                         "scan on a cluster")
-    return features.astype(np.float32), labels
+        raise InputError(f"{x_name} holds {bad} missing or infinite values: impute or drop them before a scan on a "
+                         "cluster")
+    return features.astype(np.float32), labels, sample_shape
+
+
+def _settle(*collections: Any) -> None:
+    """Wait until the persisted ``collections`` are computed: a stage's time in ``timings.json``
+    is then its own, not the next stage's (persisting returns at once)."""
+    from distributed import futures_of, wait
+
+    wait([f for c in collections if c is not None for f in futures_of(c)])
 
 
 def scan_on_cluster(X: Any, y: Any, *, client: Any, model: Any = "auto", pred_probs: Any = None,
@@ -108,33 +118,18 @@ def scan_on_cluster(X: Any, y: Any, *, client: Any, model: Any = "auto", pred_pr
     with watch.stage("validate"):
         seed = resolve_seed(random_state)
         check_opts, probe_options = validate_options(options)
-        features = as_rows(X, "X")
-        n = int(features.shape[0])
-        if n < 2:
+        if int(as_rows(X, "X").shape[0]) < 2:
             raise InputError("X has fewer than 2 samples: an audit compares samples")
-        sample_shape = tuple(int(s) for s in features.shape[1:])
-        if features.ndim != 2:
-            features = features.reshape((n, int(np.prod(sample_shape))))
-        if features.dtype.kind not in "biuf":
-            raise InputError(f"{param('X')} holds {features.dtype} values: give numbers")
-        labels_given = as_rows(y, "y")
-        if labels_given.ndim != 1:
-            raise InputError(f"{param('y')} has shape {labels_given.shape}: give one label per sample")
-        if labels_given.shape[0] != n:
-            raise InputError(f"X has {n} samples but {param('y')} has {labels_given.shape[0]} labels: they must match "
-                             "row for row")
-        labels_given = aligned(features, labels_given)
-        _check_labels(labels_given)
-        not_finite = DaskBlocks(features).reduce(lambda b: int((~np.isfinite(b)).sum()), lambda a, b: a + b)
-        if not_finite:
-            raise InputError(f"X holds {not_finite} missing or infinite values: impute or drop them before a scan on a "
-                             "cluster")
-        features = features.astype(np.float32)
+        features, labels_given, sample_shape = _rows_and_labels(X, y, "X", "y")
+        n = int(features.shape[0])
         classes = _classes(labels_given)
         labels = _codes(labels_given, classes).persist()
         counts = DaskBlocks(labels).reduce(lambda b: np.bincount(b, minlength=len(classes)), np.add)
         has_test = X_test is not None or y_test is not None
-        test_features, test_labels = _test_split(X_test, y_test, int(features.shape[1])) if has_test else (None, None)
+        if has_test and (X_test is None or y_test is None):
+            raise UsageError(f"give both {param('X_test')} and {param('y_test')}, or neither")
+        test_features, test_labels = (_rows_and_labels(X_test, y_test, "X_test", "y_test", int(features.shape[1]))[:2]
+                                      if has_test else (None, None))
         selected, left_out = _selected(checks, has_test)
         if probes.is_keras_file(model) or probes.is_keras_model(model):
             raise UsageError(f"a Keras model as {param('model')} does not run on a cluster yet; use a scikit-learn model")
@@ -170,6 +165,7 @@ def scan_on_cluster(X: Any, y: Any, *, client: Any, model: Any = "auto", pred_pr
                 probs, loss, probe_summary = out_of_fold(features, labels, plan, n_classes=k, counts=counts,
                                                          random_state=seed, say=progress,
                                                          worker_memory=worker_memory(client))
+            _settle(probs, loss)
     if {"duplicates", "outliers", "leakage"} & set(selected):
         with watch.stage("neighbours"):
             near = {key: value for key, value in check_opts.get("duplicates", {}).items() if key in ("threshold", "factor")}
@@ -180,6 +176,7 @@ def scan_on_cluster(X: Any, y: Any, *, client: Any, model: Any = "auto", pred_pr
                               worker_memory=worker_memory(client), **near)
             neighbours_info = {"k": NEIGHBOURS, "method": "cell join", "metric": "euclidean (standardised features)",
                                "cells": join.n_cells}
+            _settle(join.stats, *join.pairs, *(join.leaks or []))
     results = []
     for name in selected:
         opts = check_opts.get(name, {})
@@ -196,6 +193,7 @@ def scan_on_cluster(X: Any, y: Any, *, client: Any, model: Any = "auto", pred_pr
                 results.append(run_leakage(join, labels, test_labels, classes, n, label_name, **opts))
             elif name == "outliers":
                 results.append(run_outliers(features, labels, join, n, label_name, random_state=seed, **opts))
+            _settle(*results[-1].columns.values(), results[-1].weight, results[-1].exclude)
     with watch.stage("report"):
         report = _assemble(labels, classes, counts, results, skipped, probe_summary, seed, n, sample_shape, client,
                            neighbours_info,
