@@ -1,13 +1,13 @@
 """The outliers check on a cluster: the five views of :mod:`dataaudit.checks.outlier_views`
 from the cell join's per-row columns (each row's neighbours are in its cell), exact quantiles for
-every fence, and the tail spreads and the copula fitted on the driver from a seeded sample of rows
-(the same sample one process draws). The check's own ``summarize`` words the result.
+every fence, and the tail spreads and the copula fitted on the driver from the rows one process
+samples (the same seeded draws, the k-th qualifying row found by counting along the blocks). The
+check's own ``summarize`` words the result.
 
 What differs from one process: a row's neighbours are searched in its cell only (a row near a
 border sees neighbours a little farther than its true ones, as an inverted file probing one
-cell would), the intrinsic dimension is averaged over every row instead of a sample, and the tail
-spreads and the copula are fitted on the sampled rows that qualify instead of a sample drawn from
-those rows.
+cell would), so the kNN view, and which rows qualify for the fits, can differ at the margin; the
+intrinsic dimension is averaged over every row instead of a sample.
 """
 
 from __future__ import annotations
@@ -121,13 +121,33 @@ def _merge_highest(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return both[np.lexsort((both[:, 1], -both[:, 0]))][:MAX_LISTED]
 
 
+def _kept(flags, which: str) -> np.ndarray:
+    """The rows a fit may use: ``base`` (the tails: neither constant nor far in many features) or
+    ``ordinary`` (the copula: neither constant nor flagged by the kNN view)."""
+    other = flags[:, 2] > 0 if which == "base" else flags[:, 0] > 1
+    return ~(flags[:, 1] > 0) & ~other
+
+
+def _ranked(flags, which: str, wanted: tuple) -> np.ndarray:
+    ranks, start = wanted
+    return np.flatnonzero(_kept(flags, which))[ranks] + int(start)
+
+
+def _rows_at_ranks(blocks: DaskBlocks, which: str, ranks: np.ndarray, starts: list) -> np.ndarray:
+    """The row ids of the kept rows of the given ranks (sorted), counted in row order across blocks."""
+    per_block = np.array(blocks.map(lambda f: int(_kept(f, which).sum())))
+    before = np.r_[0, np.cumsum(per_block)[:-1]]
+    at = np.searchsorted(before, ranks, side="right") - 1
+    wanted = [ranks[at == b] - before[b] for b in range(len(per_block))]
+    found = blocks.map(_ranked, which, per_block=[(w, s) for w, s in zip(wanted, starts)]) if len(ranks) else []
+    return np.concatenate(found) if found else np.zeros(0, np.int64)
+
+
 def run_outliers(features, labels, join, n: int, label_name: Callable, *, random_state: int,
                  local_minimum: float = LOCAL_MINIMUM, global_minimum: float = GLOBAL_MINIMUM,
                  weight: float = 0.5) -> ClusterResult:
     """The outliers check on the rows of ``features`` (a Dask array blocked as ``labels``), from
     the cell join ``join`` (:class:`dataaudit.distributed.cells.CellJoin`)."""
-    import dask
-
     chunks = labels.chunks[0]
     d = int(features.shape[1])
     knn = join.stats[KNN_COLUMNS].to_dask_array(lengths=list(chunks)).astype(np.float64).persist()
@@ -147,17 +167,21 @@ def run_outliers(features, labels, join, n: int, label_name: Callable, *, random
     rng = np.random.default_rng(random_state)
     size = sample_size(d)
 
-    def draw() -> np.ndarray:
-        return np.sort(rng.choice(n, size, replace=False)) if n > size else np.arange(n)
+    def draw(count: int) -> np.ndarray:
+        """One process's ``_sample``: sorted positions among ``count`` rows."""
+        return np.sort(rng.choice(count, size, replace=False)) if count > size else np.arange(count)
 
-    draw()  # one process's intrinsic-dimension sample: drawn, so the next sample is the same rows
-    taken = draw()
-    everyone, flags_at = dask.compute(features[taken], flags[taken])
-    everyone = np.asarray(everyone, np.float64)
-    const_at, leaves_at = flags_at[:, 1] > 0, flags_at[:, 2] > 0
-    base_rows = n - int(DaskBlocks(flags).reduce(lambda f: int(((f[:, 1] > 0) | (f[:, 2] > 0)).sum()), np.add))
-    tails = everyone if base_rows <= n // 2 else everyone[~const_at & ~leaves_at]
-    ordinary = everyone[~const_at & ~(flags_at[:, 0] > 1)]
+    draw(n)  # one process's intrinsic-dimension sample: drawn, so the next samples are the same rows
+    everyone = np.asarray(features[draw(n)].compute(), np.float64)
+    blocks = DaskBlocks(flags)
+    starts = list(blocks.starts)
+    base_rows = int(blocks.reduce(lambda f: int(_kept(f, "base").sum()), np.add))
+    tails = everyone
+    if base_rows > n // 2:  # the same rows one process samples from the rows the tails are fitted on
+        tails = np.asarray(features[_rows_at_ranks(blocks, "base", draw(base_rows), starts)].compute(), np.float64)
+    ordinary_rows = int(blocks.reduce(lambda f: int(_kept(f, "ordinary").sum()), np.add))
+    ordinary = np.asarray(features[_rows_at_ranks(blocks, "ordinary", draw(ordinary_rows), starts)].compute(),
+                          np.float64)
     model = fit_row_model(everyone, tails, ordinary, n, robust_scales(everyone, join.scale))
     heavy = np.flatnonzero(model.heavy >= HEAVY_VETO)
     stats = DaskBlocks(features, knn, flags).map_rows(_row_pass, model, heavy, dtype=np.float64, width=6).persist()
