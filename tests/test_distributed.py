@@ -183,6 +183,9 @@ def test_cluster_scan_runs_every_default_check_and_refuses_what_it_cannot(client
     assert not any("not run on a cluster" in f["message"] for f in report.findings)
     with pytest.raises(UsageError, match="dynamics.*does not work with"):
         dataaudit.scan(X[:3000], y[:3000], dynamics="run.npz", client=client)
+    with pytest.raises(UsageError, match="filter_by"):
+        dataaudit.scan(X[:3000], y[:3000], model="logistic", checks="label_issues",
+                       options={"label_issues": {"filter_by": "both"}}, client=client)
 
 
 def test_cluster_finds_the_leaks_one_process_finds(client):

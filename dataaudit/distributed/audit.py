@@ -63,7 +63,14 @@ def _merge_lowest(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return both[np.lexsort((both[:, 1], both[:, 0]))][:MAX_LISTED]
 
 
-def run_label_issues(labels, probs, counts: np.ndarray, label_name: Callable, probe_info: dict) -> ClusterResult:
+def run_label_issues(labels, probs, counts: np.ndarray, label_name: Callable, probe_info: dict, *,
+                     filter_by: str = "prune_by_noise_rate") -> ClusterResult:
+    if filter_by != "prune_by_noise_rate":
+        from ..errors import UsageError, param
+
+        raise UsageError(f"on a cluster the label check's {param('filter_by')} is cleanlab's default, "
+                         "'prune_by_noise_rate' (the rule merged across partitions); scan on one machine for "
+                         f"'{filter_by}'")
     k = len(counts)
     flagged = find_issues_merged(DaskBlocks(labels, probs), k)
     columns = DaskBlocks(labels, probs, flagged).map_rows(_label_columns, dtype=np.float64, width=4).persist()
