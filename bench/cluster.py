@@ -10,10 +10,11 @@ flags (identical, Jaccard), label F1 on the planted flips, every figure of ``rep
 both hold (the neighbour graph's aside: one process searches an inverted file, the cluster joins
 within cells), the planted near copies found and their conflicts, and the wall time (the
 cluster's includes starting its workers). The outliers: the planted far rows are found by
-both; the cluster flags one row more than one process (21 against 20 at 200k: a row the copula
-view scores 1.85 on the cluster and 0.36 in one process; the two fit the copula on samples of
-"ordinary" rows, and which rows are ordinary depends on the kNN view, which reads an inverted
-file in one process and cells on the cluster).
+both; the cluster flags one row more than one process (21 against 20 at 200k: a rather
+isolated row, its nearest other row 8.9 away, whose kNN view is 1.85 on the cluster and 0.36 in
+one process: it lies near its cell's border, its true neighbours are in the next cell, and its
+own cell's rows are farther; the border guests that keep near duplicates together only cover
+twice the duplicate threshold).
 """
 
 from __future__ import annotations
