@@ -327,9 +327,22 @@ def near_duplicate_threshold(graph: NeighborGraph, factor: float = 0.1) -> float
     >>> round(near_duplicate_threshold(g), 6)
     0.2
     """
-    d = graph.distances
-    positive = np.where(d > 0, d, np.inf).min(axis=1)
+    positive = nearest_other(graph.distances)
     positive = positive[np.isfinite(positive)]
     if len(positive) == 0:
         return 0.0
     return float(factor * np.median(positive))
+
+
+def nearest_other(distances: np.ndarray) -> np.ndarray:
+    """Each row's distance to its nearest non-identical neighbour among ``distances`` (n, k);
+    NaN when every neighbour is identical (or there is none).
+
+    Examples
+    --------
+    >>> nearest_other(np.array([[0.0, 2.0], [1.0, 3.0], [0.0, 0.0]])).tolist()
+    [2.0, 1.0, nan]
+    """
+    d = np.asarray(distances, dtype=np.float64)
+    positive = np.where(d > 0, d, np.inf).min(axis=1) if d.shape[1] else np.full(len(d), np.inf)
+    return np.where(np.isfinite(positive), positive, np.nan)

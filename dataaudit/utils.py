@@ -41,6 +41,17 @@ def tukey_fence(values: np.ndarray, whisker: float = 3.0, floor: float = -np.inf
     225.0
     """
     q1, q3 = np.quantile(np.asarray(values, dtype=np.float64), [0.25, 0.75])
+    return fence(q1, q3, whisker, floor)
+
+
+def fence(q1: float, q3: float, whisker: float = 3.0, floor: float = -np.inf) -> float:
+    """:func:`tukey_fence` from quartiles already known (merged over blocks, for example).
+
+    Examples
+    --------
+    >>> fence(1.0, 2.0), fence(1.0, 1.0, floor=3.0)
+    (5.0, 3.0)
+    """
     return float(max(q3 + whisker * (q3 - q1), floor))
 
 

@@ -117,9 +117,14 @@ def robust_z_of_cube(d2: np.ndarray) -> np.ndarray:
     [-1.35, -0.67, 0.0, 0.67, 4.72]
     """
     c = np.cbrt(d2)
-    q1, med, q3 = np.quantile(c, [0.25, 0.5, 0.75])
+    return robust_z(c, *np.quantile(c, [0.25, 0.5, 0.75]))
+
+
+def robust_z(c: np.ndarray, q1: float, median: float, q3: float) -> np.ndarray:
+    """``(c - median) / (IQR / NORMAL_IQR)`` with the quartiles given (of every row, merged over
+    blocks for example); zeros when the spread is 0."""
     spread = (q3 - q1) / NORMAL_IQR
-    return (c - med) / spread if spread > 0 else np.zeros_like(c)
+    return (c - median) / spread if spread > 0 else np.zeros_like(c)
 
 
-__all__ = ["copula_knots", "copula_whitening", "normal_scores", "robust_z_of_cube"]
+__all__ = ["copula_knots", "copula_whitening", "normal_scores", "robust_z", "robust_z_of_cube"]

@@ -13,6 +13,7 @@ from ..blocks import quantiles
 from ..checks import class_balance, duplicates, high_loss, label_issues, leakage
 from ..checks.base import MAX_LISTED, Finding
 from ..confident import find_issues_merged
+from ..utils import fence
 from .blocks import DaskBlocks
 
 #: The checks a cluster runs today, in registry order.
@@ -107,7 +108,8 @@ def _highest(labels, loss, start: int) -> np.ndarray:
     return np.column_stack([key[rows], rows + s, labels[rows]])
 
 
-def _merge_highest(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def merge_highest(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The ``MAX_LISTED`` rows of two blocks' lists with the highest score (column 0), ties by index (column 1)."""
     both = np.vstack([a, b])
     return both[np.lexsort((both[:, 1], -both[:, 0]))][:MAX_LISTED]
 
@@ -115,7 +117,7 @@ def _merge_highest(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def run_high_loss(labels, loss, n: int, label_name: Callable, *, whisker: float = 3.0, bins: int = 40) -> ClusterResult:
     values = quantiles(DaskBlocks(loss), high_loss.QUANTILES)
     q1, q3 = (values[list(high_loss.QUANTILES).index(q)] for q in (0.25, 0.75))
-    threshold = float(max(q3 + whisker * (q3 - q1), high_loss.LOSS_FLOOR))
+    threshold = fence(q1, q3, whisker, high_loss.LOSS_FLOOR)
     blocks = DaskBlocks(loss)
     n_seen, total = blocks.reduce(lambda x: np.array([np.isfinite(x).sum(), x[np.isfinite(x)].sum()]), np.add)
     mean = total / n_seen
@@ -127,7 +129,7 @@ def run_high_loss(labels, loss, n: int, label_name: Callable, *, whisker: float 
     flagged_count, flagged_loss = blocks.reduce(
         lambda x: np.array([(np.nan_to_num(x, nan=-np.inf) > threshold).sum(),
                             x[np.nan_to_num(x, nan=-np.inf) > threshold].sum()]), np.add)
-    highest = DaskBlocks(labels, loss).reduce(_highest, _merge_highest, per_block=list(blocks.starts))
+    highest = DaskBlocks(labels, loss).reduce(_highest, merge_highest, per_block=list(blocks.starts))
     worst = [(int(i), int(lab), float(v)) for v, i, lab in highest if np.isfinite(v)]
     stats = high_loss.LossStats(n, int(n_seen), float(total), float(mean), skew, int(flagged_count), float(flagged_loss))
     figures, metrics, findings = high_loss.summarize(threshold, whisker, stats, values, hist, edges, worst, label_name)
@@ -163,11 +165,7 @@ def run_duplicates(join, labels, n: int, n_classes: int, label_name: Callable, *
 
     from ..rowhash import renumber_by_first_appearance
 
-    if threshold is None:
-        median = quantiles(DaskBlocks(join.column("nearest", labels.chunks[0])), [0.5])[0]
-        tau = float(factor * median) if np.isfinite(median) else 0.0
-    else:
-        tau = float(threshold)
+    tau = join.threshold(factor, labels.chunks[0]) if threshold is None else float(threshold)
     pairs = join.edges(tau)
     rows = np.unique(pairs)
     if len(rows):
@@ -225,8 +223,7 @@ def run_leakage(join, labels, y_test, classes: np.ndarray, n: int, label_name: C
                 factor: float = 0.1) -> ClusterResult:
     """The leakage check from the cell join made with the held-out split: each test row's match
     (:meth:`dataaudit.distributed.cells.CellJoin.leaked`), judged by the check's own ``summarize``."""
-    median = quantiles(DaskBlocks(join.column("nearest", labels.chunks[0])), [0.5])[0]
-    tau = float(factor * median) if np.isfinite(median) else 0.0
+    tau = join.threshold(factor, labels.chunks[0])
     found = join.leaked(tau)
     test_rows, train_rows, exact = found[:, 0], found[:, 1], found[:, 2] > 0
     leaks = np.unique(train_rows)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..checks.outlier_views import feature_shares, inverse_dimensions, reach_and_reference
-from ..neighbors import SPARSE_ROWS, standardize_from_sums, standardize_sums, usual_values
+from ..neighbors import SPARSE_ROWS, nearest_other, standardize_from_sums, standardize_sums, usual_values
 from ..rowhash import row_hashes
 from ..search import HNSW_MIN_CELLS, drop_self, hnsw_quantizer, two_level_centroids
 from .blocks import DaskBlocks
@@ -127,9 +127,8 @@ def _cell_stats(rows, Z, local, dist, hashes, k: int):
     inverse = inverse.ravel()
     first_of = np.full(len(counts), np.iinfo(np.int64).max)
     np.minimum.at(first_of, inverse, rows)
-    positive = np.where(dist > 0, dist, np.inf).min(axis=1) if dist.shape[1] else np.full(m, np.inf)
     stats = {"row": rows, "first_same": np.where(counts[inverse] > 1, first_of[inverse], -1),
-             "nearest": np.where(np.isfinite(positive), positive, np.nan)}
+             "nearest": nearest_other(dist)}
     if local.shape[1]:
         # A cell of fewer than k + 1 rows (rows far from the rest often make one of their own)
         # gives its rows the neighbours it has; their dimension estimate says nothing.
@@ -212,8 +211,7 @@ def border_margin(features, n: int, mean: np.ndarray, scale: np.ndarray, random_
     index = faiss.IndexFlatL2(Z.shape[1])
     index.add(Z)
     D, _ = index.search(Z, 3)
-    d = np.sqrt(np.maximum(D[:, 1:], 0))
-    positive = np.where(d > 0, d, np.inf).min(axis=1)
+    positive = nearest_other(np.sqrt(np.maximum(D[:, 1:], 0)))
     positive = positive[np.isfinite(positive)]
     return float(2 * factor * np.median(positive)) if len(positive) else 0.0
 
@@ -226,10 +224,20 @@ class CellJoin:
     def __init__(self, stats, pairs, mean, scale, n_cells: int, bound: float, k: int, leaks=None):
         self.stats, self.pairs, self.k, self.leaks = stats, pairs, k, leaks
         self.mean, self.scale, self.n_cells, self.bound = mean, scale, n_cells, bound
+        self._median_nearest: float | None = None
 
     def column(self, name: str, chunks):
         """A column of ``stats`` as a Dask array with the row blocks ``chunks``."""
         return self.stats[name].to_dask_array(lengths=list(chunks))
+
+    def threshold(self, factor: float, chunks) -> float:
+        """:func:`dataaudit.neighbors.near_duplicate_threshold` over every row: ``factor`` x the
+        median nearest non-identical distance (found once, for the duplicates and the leaks)."""
+        if self._median_nearest is None:
+            from ..blocks import quantiles
+
+            self._median_nearest = float(quantiles(DaskBlocks(self.column("nearest", chunks)), [0.5])[0])
+        return float(factor * self._median_nearest) if np.isfinite(self._median_nearest) else 0.0
 
     def edges(self, tau: float) -> np.ndarray:
         """Pairs (row, neighbour) at most ``tau`` apart and not identical, and each identical

@@ -19,13 +19,15 @@ import numpy as np
 from ..blocks import quantiles
 from ..checks import outliers
 from ..checks.base import MAX_LISTED
+from ..checks.copula import robust_z
 from ..checks.outlier_views import (
     CONSTANT_MAX_SHARE, CONSTANT_SCORE, DIM_REFERENCE, FAR_OUT, GLOBAL_MINIMUM, HEAVY_VETO, LOCAL_MINIMUM,
-    NORMAL_IQR, REST_MINIMUM, SINGLE_SHARE, TAIL_MINIMUM, VIEW_ORDER, combine_views, constant_mask, constant_values,
+    REST_MINIMUM, SINGLE_SHARE, TAIL_MINIMUM, VIEW_ORDER, combine_views, constant_mask, constant_values,
     copula_threshold, fit_row_model, knn_power, local_ratio, rare_by_chance, robust_scales, row_statistics,
     sample_size,
 )
-from .audit import ClusterResult
+from ..utils import fence
+from .audit import ClusterResult, merge_highest
 from .blocks import DaskBlocks
 
 #: The cell join's columns the kNN view reads, in this order.
@@ -34,8 +36,7 @@ KNN_COLUMNS = ["reach", "ref", "inv_dim", "share", "dominant"]
 
 def _fence(values: np.ndarray, floor: float) -> float:
     """:func:`dataaudit.utils.tukey_fence` from the exact quartiles of a Dask array."""
-    q1, q3 = quantiles(DaskBlocks(values), [0.25, 0.75])
-    return float(max(q3 + FAR_OUT * (q3 - q1), floor))
+    return fence(*quantiles(DaskBlocks(values), [0.25, 0.75]), FAR_OUT, floor)
 
 
 def _ratios(knn, median_reach: float) -> np.ndarray:
@@ -69,13 +70,17 @@ def _rare_constants(features, n: int) -> np.ndarray:
     return np.array([v for v, h in zip(judged, held) if rare_by_chance(n, h)])
 
 
-def _knn_view(knn, ratios, X, t_local: float, t_global: float, rare: np.ndarray) -> np.ndarray:
+def _knn_view(knn, ratios, *X_and_args) -> np.ndarray:
     """Per row: the kNN view, whether it is a flagged constant row, and whether its kNN flag
-    leaves the rows the tails are fitted on (far in many features, not one)."""
+    leaves the rows the tails are fitted on (far in many features, not one). The block's
+    features come first in ``X_and_args`` only when some constant rows are judged (``rare``)."""
+    *X, t_local, t_global, rare = X_and_args
     # A row alone in its cell has no neighbour to measure (NaN): its other views judge it.
     view = np.nan_to_num(np.maximum(ratios[:, 0] / t_local, ratios[:, 1] / t_global), nan=0.0)
-    X = np.asarray(X)
-    const = constant_mask(X) & np.isin(X[:, 0], rare) if len(rare) else np.zeros(len(X), bool)
+    const = np.zeros(len(knn), bool)
+    if X:
+        X = np.asarray(X[0])
+        const = constant_mask(X) & np.isin(X[:, 0], rare)
     return np.column_stack([view, const, (view > 1) & (knn[:, 3] < SINGLE_SHARE)])
 
 
@@ -92,12 +97,7 @@ def _row_pass(X, knn, flags, model, heavy_features) -> np.ndarray:
 
 def _views(stats, flags, t_top: float, t_rest: float, cube: tuple | None, t_copula: float) -> np.ndarray:
     """The five views (``VIEW_ORDER``), the score and the reason of a block's rows."""
-    if cube is not None:
-        q1, med, q3 = cube
-        spread = (q3 - q1) / NORMAL_IQR
-        copula = (np.cbrt(stats[:, 3]) - med) / spread / t_copula if spread > 0 else np.zeros(len(stats))
-    else:
-        copula = np.zeros(len(stats))
+    copula = robust_z(np.cbrt(stats[:, 3]), *cube) / t_copula if cube is not None else np.zeros(len(stats))
     stacked = np.vstack([np.where(flags[:, 1] > 0, CONSTANT_SCORE, 0.0), stats[:, 2] / t_rest, stats[:, 0] / t_top,
                          stats[:, 4], copula])
     scores, _, reason = combine_views(stacked)
@@ -116,11 +116,6 @@ def _highest(labels, views, stats, start: int) -> np.ndarray:
     return np.column_stack([views[order, 5], order + int(start), labels[order], views[order, 6], stats[order, 1]])
 
 
-def _merge_highest(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    both = np.vstack([a, b])
-    return both[np.lexsort((both[:, 1], -both[:, 0]))][:MAX_LISTED]
-
-
 def _kept(flags, which: str) -> np.ndarray:
     """The rows a fit may use: ``base`` (the tails: neither constant nor far in many features) or
     ``ordinary`` (the copula: neither constant nor flagged by the kNN view)."""
@@ -133,9 +128,14 @@ def _ranked(flags, which: str, wanted: tuple) -> np.ndarray:
     return np.flatnonzero(_kept(flags, which))[ranks] + int(start)
 
 
-def _rows_at_ranks(blocks: DaskBlocks, which: str, ranks: np.ndarray, starts: list) -> np.ndarray:
-    """The row ids of the kept rows of the given ranks (sorted), counted in row order across blocks."""
-    per_block = np.array(blocks.map(lambda f: int(_kept(f, which).sum())))
+def _kept_per_block(blocks: DaskBlocks, which: str) -> np.ndarray:
+    return np.array(blocks.map(lambda f: int(_kept(f, which).sum())), dtype=np.int64)
+
+
+def _rows_at_ranks(blocks: DaskBlocks, which: str, ranks: np.ndarray, per_block: np.ndarray,
+                   starts: list) -> np.ndarray:
+    """The row ids of the kept rows of the given ranks (sorted), counted in row order across
+    blocks (``per_block``: each block's kept rows)."""
     before = np.r_[0, np.cumsum(per_block)[:-1]]
     at = np.searchsorted(before, ranks, side="right") - 1
     wanted = [ranks[at == b] - before[b] for b in range(len(per_block))]
@@ -161,8 +161,9 @@ def run_outliers(features, labels, join, n: int, label_name: Callable, *, random
     t_local = _fence(ratios[:, 0], local_minimum**power)
     t_global = _fence(ratios[:, 1], global_minimum**power)
     rare = _rare_constants(features, n)
-    flags = DaskBlocks(knn, ratios, features).map_rows(_knn_view, t_local, t_global, rare, dtype=np.float64,
-                                                       width=3).persist()
+    # The features are read again only when some constant rows are judged (rarely).
+    arrays = (knn, ratios, features) if len(rare) else (knn, ratios)
+    flags = DaskBlocks(*arrays).map_rows(_knn_view, t_local, t_global, rare, dtype=np.float64, width=3).persist()
     # 2-4. Tail spreads and the copula, from the rows one process samples.
     rng = np.random.default_rng(random_state)
     size = sample_size(d)
@@ -175,13 +176,14 @@ def run_outliers(features, labels, join, n: int, label_name: Callable, *, random
     everyone = np.asarray(features[draw(n)].compute(), np.float64)
     blocks = DaskBlocks(flags)
     starts = list(blocks.starts)
-    base_rows = int(blocks.reduce(lambda f: int(_kept(f, "base").sum()), np.add))
+    base = _kept_per_block(blocks, "base")
     tails = everyone
-    if base_rows > n // 2:  # the same rows one process samples from the rows the tails are fitted on
-        tails = np.asarray(features[_rows_at_ranks(blocks, "base", draw(base_rows), starts)].compute(), np.float64)
-    ordinary_rows = int(blocks.reduce(lambda f: int(_kept(f, "ordinary").sum()), np.add))
-    ordinary = np.asarray(features[_rows_at_ranks(blocks, "ordinary", draw(ordinary_rows), starts)].compute(),
-                          np.float64)
+    if base.sum() > n // 2:  # the same rows one process samples from the rows the tails are fitted on
+        rows = _rows_at_ranks(blocks, "base", draw(int(base.sum())), base, starts)
+        tails = np.asarray(features[rows].compute(), np.float64)
+    ordinary = _kept_per_block(blocks, "ordinary")
+    rows = _rows_at_ranks(blocks, "ordinary", draw(int(ordinary.sum())), ordinary, starts)
+    ordinary = np.asarray(features[rows].compute(), np.float64)
     model = fit_row_model(everyone, tails, ordinary, n, robust_scales(everyone, join.scale))
     heavy = np.flatnonzero(model.heavy >= HEAVY_VETO)
     stats = DaskBlocks(features, knn, flags).map_rows(_row_pass, model, heavy, dtype=np.float64, width=6).persist()
@@ -195,7 +197,7 @@ def run_outliers(features, labels, join, n: int, label_name: Callable, *, random
     by_view = {view: int(c) for view, c in zip(VIEW_ORDER, counts[:5])}
     kinds = {view: int(c) for view, c in zip(VIEW_ORDER, counts[5:10])}
     blocks = DaskBlocks(labels, views, stats)
-    highest = blocks.reduce(_highest, _merge_highest, per_block=list(blocks.starts))
+    highest = blocks.reduce(_highest, merge_highest, per_block=list(blocks.starts))
     worst = [(int(i), int(lab), float(s), int(r), int(f)) for s, i, lab, r, f in highest]
     info = {"intrinsic_dimension": dim, "local_threshold": t_local, "global_threshold": t_global,
             "tail_threshold": t_top, "rest_threshold": t_rest,
