@@ -14,6 +14,8 @@ NAME = "high_loss"
 TITLE = "Highest losses"
 NEEDS: frozenset[str] = frozenset({NEED_PROBE})
 METRICS = ("high_loss", "loss_skew")
+#: The columns a report lists beside each flagged row.
+SHOWN = ("label", "loss")
 #: The share of the total loss carried by the high-loss samples that makes the finding a warning.
 SEVERITY = {"warning": 0.25}
 
@@ -70,7 +72,7 @@ def run(inputs: CheckInputs, *, whisker: float = 3.0, bins: int = 40) -> CheckRe
     figures, metrics, findings = summarize(
         threshold, whisker, stats, values, counts, edges,
         [(int(i), int(inputs.labels[i]), float(loss[i])) for i in top if np.isfinite(loss[i])], inputs.label_name)
-    rows = RowVerdict(flag=flagged, score=np.exp(-np.nan_to_num(loss, nan=0.0)), shown=("label", "loss"))
+    rows = RowVerdict(flag=flagged, score=np.exp(-np.nan_to_num(loss, nan=0.0)), shown=SHOWN)
     return CheckResult(name=NAME, rows=rows, columns={"loss": loss, "is_high_loss": flagged},
                        figures=figures, metrics=metrics, findings=findings)
 

@@ -13,6 +13,8 @@ NAME = "label_issues"
 TITLE = "Likely mislabeled"
 NEEDS: frozenset[str] = frozenset({NEED_PROBE})
 METRICS = ("label_issues", "label_issues_count")
+#: The columns a report lists beside each flagged row.
+SHOWN = ("label", "suggested_label", "label_quality")
 #: The share of flagged samples that makes the finding a warning, and critical.
 SEVERITY = {"warning": 0.01, "critical": 0.05}
 #: From this share of flagged samples on, the probe's "a stronger probe is available" advice is added.
@@ -97,7 +99,7 @@ def run(inputs: CheckInputs, *, filter_by: str = DEFAULT_FILTER) -> CheckResult:
         weight=np.where(flagged, quality, 1.0),
         exclude=flagged,
         relabel=np.where(flagged, suggested, -1),
-        shown=("label", "suggested_label", "label_quality"),
+        shown=SHOWN,
         cause=RowCause.LABEL_NOISE,
     )
     return CheckResult(name=NAME, rows=rows, columns=columns, figures=figures, metrics=metrics, findings=findings)

@@ -19,6 +19,8 @@ NAME = "outliers"
 TITLE = "Outliers"
 NEEDS: frozenset[str] = frozenset({NEED_NEIGHBORS})
 METRICS = ("outliers", "outliers_count")
+#: The columns a report lists beside each flagged row.
+SHOWN = ("label", "outlier_score")
 #: The share of outliers that makes the finding a warning.
 SEVERITY = {"warning": 0.01}
 
@@ -97,7 +99,7 @@ def run(
         score=1.0 / (1.0 + scores),
         weight=np.where(flagged, weight, 1.0),
         exclude=flagged,
-        shown=("label", "outlier_score"),
+        shown=SHOWN,
         cause=RowCause.OUTLIERS,
     )
     return CheckResult(name=NAME, rows=rows, columns={"outlier_score": scores, "is_outlier": flagged},

@@ -166,11 +166,9 @@ class ClusterReport(Report):
         io.atomic_write(path, write, binary=True)
 
 
-#: Per check drawn by the generic section of report.html: the figure counting its flagged rows and
-#: the columns shown (as the check's own row verdict names them).
-LISTED = {"label_issues": ("n_label_issues", ("label", "suggested_label", "label_quality")),
-          "high_loss": ("n_high_loss", ("label", "loss")),
-          "outliers": ("n_outliers", ("label", "outlier_score"))}
+#: Per check drawn by the generic section of report.html: the figure counting its flagged rows
+#: (the columns shown are the check's own ``SHOWN``).
+LISTED = {"label_issues": "n_label_issues", "high_loss": "n_high_loss", "outliers": "n_outliers"}
 
 
 class _Shown:
@@ -194,7 +192,7 @@ class _Page:
         self.sample_shape = tuple(summary["dataset"]["sample_shape"])
         checks = summary["checks_run"]
         self.titles = {name: REGISTRY[name].TITLE for name in checks}
-        self.verdicts = {name: _Shown(LISTED[name][1] if name in LISTED else ("label",)) for name in checks}
+        self.verdicts = {name: _Shown(getattr(REGISTRY[name], "SHOWN", ("label",))) for name in checks}
         self._listed = {name: np.array([r["index"] for r in summary[name].get("worst", [])][:MAX_ROWS], np.int64)
                         for name in checks if name in LISTED}
         rows = [*self._listed.values()]
@@ -207,7 +205,7 @@ class _Page:
         return self._listed[check][:limit]
 
     def flag_count(self, check: str) -> int:
-        return int(self.summary[check][LISTED[check][0]])
+        return int(self.summary[check][LISTED[check]])
 
 
 def _write_part(frame, path: str) -> int:
